@@ -1,0 +1,1 @@
+"""Core of the CSS AI callback receiver: gateway, signature, settings, pipeline, sinks."""

@@ -1,0 +1,110 @@
+"""SCF event shapes in, integrated-response dict out.
+
+Three shapes arrive at ``main_handler``: the API Gateway trigger, the Function URL
+trigger, and a direct invocation whose event is the callback object itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class GatewayError(Exception):
+    """The request cannot be read; carries the status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Request:
+    shape: str
+    method: str
+    body: bytes
+    parsed: dict[str, Any] | None = None
+    source_ip: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def parse(event: object, max_body: int) -> Request:
+    if not isinstance(event, dict):
+        raise GatewayError(400, "event is not an object")
+    if "httpMethod" in event:
+        return _http(event, max_body)
+    if "event_type" in event:
+        try:
+            raw = json.dumps(event, ensure_ascii=False, allow_nan=False).encode("utf-8", "surrogatepass")
+        except (TypeError, ValueError, RecursionError):
+            raise GatewayError(400, "callback object is not strict JSON") from None
+        if len(raw) > max_body:
+            raise GatewayError(413, f"body is over {max_body} bytes")
+        return Request(shape="direct", method="POST", body=raw, parsed=event)
+    raise GatewayError(400, "unrecognised event shape: expected an HTTP trigger or a callback object")
+
+
+def _http(event: dict[str, Any], max_body: int) -> Request:
+    method = event.get("httpMethod")
+    if not isinstance(method, str):
+        raise GatewayError(400, "httpMethod is not a string")
+    raw_headers = event.get("headers") or {}
+    if not isinstance(raw_headers, dict):
+        raise GatewayError(400, "headers is not an object")
+    headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+    context = event.get("requestContext")
+    shape = "apigw" if isinstance(context, dict) else "function_url"
+    source_ip = context.get("sourceIp") if isinstance(context, dict) else headers.get("x-scf-remote-addr")
+    body = _body(event, max_body) if method.upper() == "POST" else b""
+    return Request(
+        shape=shape,
+        method=method.upper(),
+        body=body,
+        source_ip=source_ip if isinstance(source_ip, str) else None,
+        headers=headers,
+    )
+
+
+def _body(event: dict[str, Any], max_body: int) -> bytes:
+    body = event.get("body")
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        raise GatewayError(400, "body is not a string")
+    encoded = event.get("isBase64Encoded", False)
+    if encoded not in (True, False, "true", "false", None):
+        raise GatewayError(400, "isBase64Encoded is not a boolean")
+    if encoded in (True, "true"):
+        if len(body) > (max_body + 2) // 3 * 4 + 4:
+            raise GatewayError(413, f"body is over {max_body} bytes")
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise GatewayError(400, "body is not valid base64") from None
+    else:
+        try:
+            raw = body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise GatewayError(400, "body is not valid UTF-8") from None
+    if len(raw) > max_body:
+        raise GatewayError(413, f"body is over {max_body} bytes")
+    return raw
+
+
+def response(status: int, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "isBase64Encoded": False,
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(payload, ensure_ascii=False),
+    }
+
+
+def error(status: int, message: str) -> dict[str, Any]:
+    return response(status, {"code": status, "message": message})
+
+
+OK = {"code": 0}

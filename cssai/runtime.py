@@ -1,0 +1,64 @@
+"""What a container builds once and reuses: settings, sinks, clients, a thread pool."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from cssai import logs
+from cssai.executor import Executor
+from cssai.settings import Settings, load
+from cssai.sinks import LogSink, ObjectSink
+from cssai.sinks.local import LocalLogs, LocalObjects
+
+POOL_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    executor: Executor
+
+
+def build(settings: Settings) -> Runtime:
+    """Sinks for the configured targets; SDKs are imported only when used (cold start)."""
+    objects: ObjectSink
+    records: LogSink
+    if settings.cos_bucket:
+        from cssai.sinks.cos import CosObjects
+
+        objects = CosObjects(settings)
+    else:
+        objects = LocalObjects(settings.local_sink_dir)
+    if settings.cls_topic_id:
+        from cssai.sinks.cls import ClsLogs
+
+        records = ClsLogs(settings)
+    else:
+        records = LocalLogs(settings.local_sink_dir)
+    pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="sink")
+    logs.configure(settings.log_level)
+    return Runtime(settings=settings, executor=Executor(objects, records, pool, settings.write_attempts))
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """The container's runtime, built on first use from the environment."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = build(load())
+        return _current
+
+
+def reset() -> None:
+    """Forget the container's runtime (tests and the CLI change the environment)."""
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.executor.pool.shutdown(wait=False)
+        _current = None

@@ -1,0 +1,164 @@
+"""Settings from the environment, checked once per container.
+
+A bad value fails at start with the variable's name, instead of failing
+one callback at a time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_THRESHOLDS = "PSNR=30,SSIM=0.9,VMAF=70"
+SCF_MAX_SYNC_BODY = 6 * 1024 * 1024
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    css_callback_keys: str = ""
+    local_sink_dir: Path = Path("./out")
+    cos_bucket: str = ""
+    cos_region: str = ""
+    cos_prefix: str = ""
+    cos_endpoint_url: str = ""
+    cls_topic_id: str = ""
+    cls_region: str = ""
+    cls_endpoint_url: str = ""
+    quality_alert_thresholds: str = DEFAULT_THRESHOLDS
+    deadline_seconds: float = 15.0
+    request_timeout_seconds: float = 3.0
+    write_attempts: int = 3
+    max_body_bytes: int = SCF_MAX_SYNC_BODY
+    media_copy: bool = False
+    media_copy_source_hosts: str = ""
+    callback_allowed_cidrs: str = ""
+    log_level: str = "INFO"
+
+    @field_validator("quality_alert_thresholds")
+    @classmethod
+    def _thresholds(cls, value: str) -> str:
+        _parse_thresholds(value)
+        return value
+
+    @field_validator("cos_endpoint_url", "cls_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must look like http://host:port or https://host")
+        return value
+
+    @field_validator("cos_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if ".." in value.split("/") or value.startswith("/"):
+            raise ValueError("must be a relative prefix without '..'")
+        return value
+
+    @field_validator("callback_allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for cidr in _split(value):
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+    @field_validator("deadline_seconds")
+    @classmethod
+    def _deadline(cls, value: float) -> float:
+        if not 1 <= value <= 19:
+            raise ValueError("must be between 1 and 19 seconds (CSS waits about 20 s)")
+        return value
+
+    @field_validator("request_timeout_seconds")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if not 0 < value <= 19:
+            raise ValueError("must be between 0 and 19 seconds")
+        return value
+
+    @field_validator("write_attempts")
+    @classmethod
+    def _attempts(cls, value: int) -> int:
+        if not 1 <= value <= 10:
+            raise ValueError("must be between 1 and 10")
+        return value
+
+    @field_validator("max_body_bytes")
+    @classmethod
+    def _max_body(cls, value: int) -> int:
+        if not 1024 <= value <= SCF_MAX_SYNC_BODY:
+            raise ValueError(f"must be between 1024 and {SCF_MAX_SYNC_BODY}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _targets(self) -> Settings:
+        if self.cos_bucket and not self.cos_region:
+            raise ValueError("COS_REGION is required with COS_BUCKET")
+        if self.cls_topic_id and not self.cls_region:
+            raise ValueError("CLS_REGION is required with CLS_TOPIC_ID")
+        if self.media_copy and not (self.cos_bucket and self.media_copy_source_hosts):
+            raise ValueError("MEDIA_COPY needs COS_BUCKET and MEDIA_COPY_SOURCE_HOSTS")
+        return self
+
+    @cached_property
+    def callback_keys(self) -> tuple[str, ...]:
+        return tuple(_split(self.css_callback_keys))
+
+    @cached_property
+    def thresholds(self) -> dict[str, float]:
+        return _parse_thresholds(self.quality_alert_thresholds)
+
+    @cached_property
+    def media_hosts(self) -> frozenset[str]:
+        return frozenset(h.lower() for h in _split(self.media_copy_source_hosts))
+
+    @cached_property
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(c, strict=False) for c in _split(self.callback_allowed_cidrs))
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _parse_thresholds(value: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for pair in _split(value):
+        name, sep, number = pair.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip().upper()] = float(number)
+        except ValueError:
+            raise ValueError(f"expected CLASS=number pairs, got {pair!r}") from None
+    return out
+
+
+def load() -> Settings:
+    """Read the environment; raise SettingsError naming the variable at fault."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        names = [str(p).upper() for p in first.get("loc", ()) if p != "__root__"]
+        where = names[0] if names else "settings"
+        message = first.get("msg", "invalid").removeprefix("Value error, ")
+        raise SettingsError(f"{where}: {message}") from None

@@ -1,0 +1,126 @@
+"""COS objects through cos-python-sdk-v5, with a create-if-absent put for idempotency.
+
+``x-cos-forbid-overwrite: true`` makes COS answer 409 FileAlreadyExists instead of
+overwriting, so a redelivery writes nothing new. (COS ignores the header on a bucket
+that has ever had versioning on; the per-event marker still guards there.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import urlsplit
+
+from qcloud_cos import CosConfig, CosS3Client
+from qcloud_cos.cos_exception import CosClientError, CosServiceError
+
+from cssai import credentials
+from cssai.settings import Settings
+from cssai.sinks import SinkError
+from cssai.writes import CopyObject, PutObject
+
+FORBID_OVERWRITE = "x-cos-forbid-overwrite"
+EVENT_ID_META = "x-cos-meta-event-id"
+_RETRYABLE_STATUS = frozenset({408, 429})
+
+# The SDK logs request headers (security token included) at DEBUG: keep it quiet.
+logging.getLogger("qcloud_cos").setLevel(logging.WARNING)
+
+
+class CosObjects:
+    """One client per container, rebuilt only when the role's keys rotate."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.bucket = settings.cos_bucket
+        self.prefix = settings.cos_prefix
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._client: CosS3Client | None = None
+        self._keys: credentials.Keys | None = None
+
+    def _cos(self) -> CosS3Client:
+        keys = credentials.current()
+        with self._lock:
+            if self._client is None or keys != self._keys:
+                self._client, self._keys = _client(self._settings, keys), keys
+            return self._client
+
+    def _full(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            response = self._cos().get_object(Bucket=self.bucket, Key=self._full(key))
+            return response["Body"].get_raw_stream().read()
+        except CosServiceError as exc:
+            if exc.get_status_code() == 404:
+                return None
+            raise _service_error("get", key, exc) from None
+        except CosClientError as exc:
+            raise _client_error("get", key, exc) from None
+
+    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> None:
+        headers = {EVENT_ID_META: event_id}
+        if if_absent:
+            headers[FORBID_OVERWRITE] = "true"
+        try:
+            self._cos().put_object(
+                Bucket=self.bucket,
+                Key=self._full(obj.key),
+                Body=obj.body,
+                ContentType=obj.content_type,
+                Metadata=headers,
+            )
+        except CosServiceError as exc:
+            if if_absent and exc.get_status_code() == 409:
+                return  # already stored by an earlier delivery: nothing new to write
+            raise _service_error("put", obj.key, exc) from None
+        except CosClientError as exc:
+            raise _client_error("put", obj.key, exc) from None
+
+    def copy(self, copy: CopyObject, event_id: str) -> None:
+        source = {"Bucket": copy.source_bucket, "Region": copy.source_region, "Key": copy.source_key}
+        try:
+            self._cos().copy_object(
+                Bucket=self.bucket,
+                Key=self._full(copy.key),
+                CopySource=source,
+                CopyStatus="Replaced",
+                Metadata={EVENT_ID_META: event_id, FORBID_OVERWRITE: "true"},
+            )
+        except CosServiceError as exc:
+            if exc.get_status_code() == 409:
+                return
+            raise _service_error("copy", copy.key, exc) from None
+        except CosClientError as exc:
+            raise _client_error("copy", copy.key, exc) from None
+
+
+def _client(settings: Settings, keys: credentials.Keys) -> CosS3Client:
+    options: dict[str, object] = {"Timeout": settings.request_timeout_seconds}
+    if settings.cos_endpoint_url:
+        url = urlsplit(settings.cos_endpoint_url)
+        options.update(Scheme=url.scheme, IP=url.hostname, Port=url.port)
+    if not keys.secret_id or not keys.secret_key:
+        raise SinkError("COS credentials missing: set TENCENTCLOUD_SECRETID/SECRETKEY or a role", transient=False)
+    try:
+        config = CosConfig(
+            Region=settings.cos_region,
+            SecretId=keys.secret_id,
+            SecretKey=keys.secret_key,
+            Token=keys.token,
+            **options,
+        )
+    except CosClientError as exc:
+        raise SinkError(f"COS configuration refused: {exc}", transient=False) from None
+    return CosS3Client(config, retry=0)  # the executor retries, within the event's deadline
+
+
+def _service_error(op: str, key: str, exc: CosServiceError) -> SinkError:
+    status = exc.get_status_code()
+    transient = status >= 500 or status in _RETRYABLE_STATUS
+    return SinkError(f"COS {op} {key}: HTTP {status} {exc.get_error_code()}", transient=transient)
+
+
+def _client_error(op: str, key: str, exc: CosClientError) -> SinkError:
+    return SinkError(f"COS {op} {key}: {type(exc).__name__}: {str(exc)[:200]}", transient=True)

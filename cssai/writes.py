@@ -1,0 +1,89 @@
+"""The plan a handler returns: what to store, never how. Sinks decide the how."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class PutObject:
+    """One object, keyed by content so that a retry overwrites instead of duplicating."""
+
+    key: str
+    body: bytes
+    content_type: str = JSON_TYPE
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One CLS record: flat string fields and the event's own time in milliseconds."""
+
+    time_ms: int
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CopyObject:
+    """A server-side COS copy of an allowlisted source object into the bucket."""
+
+    source_bucket: str
+    source_region: str
+    source_key: str
+    key: str
+
+
+@dataclass
+class Plan:
+    objects: list[PutObject] = field(default_factory=list)
+    records: list[LogRecord] = field(default_factory=list)
+    copies: list[CopyObject] = field(default_factory=list)
+
+    def extend(self, other: Plan) -> None:
+        self.objects.extend(other.objects)
+        self.records.extend(other.records)
+        self.copies.extend(other.copies)
+
+    @property
+    def size(self) -> int:
+        return len(self.objects) + len(self.records) + len(self.copies)
+
+
+def json_bytes(value: Any) -> bytes:
+    """Stable JSON for stored objects: same content, same bytes, on every retry."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes: keep them escaped
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def json_object(key: str, value: Any) -> PutObject:
+    return PutObject(key=key, body=json_bytes(value))
+
+
+def record(time_ms: int, **fields: Any) -> LogRecord:
+    """A CLS record; None is dropped, everything else becomes a string."""
+    flat: dict[str, str] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            flat[name] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            flat[name] = "true" if value else "false"
+        else:
+            flat[name] = str(value)
+    return LogRecord(time_ms=time_ms, fields={k: _utf8(v) for k, v in flat.items()})
+
+
+def _utf8(text: str) -> str:
+    """CLS values must be UTF-8: replace lone surrogates rather than fail the upload."""
+    try:
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode()

@@ -1,0 +1,125 @@
+"""Smart erasing (347): ASR subtitles and the keywords they hit -> transcript + records."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cssai import keys
+from cssai.identity import day
+from cssai.writes import JSON_TYPE, Plan, PutObject, json_bytes, record
+from handlers.base import Callback, HandlerContext, TimeField
+
+_LOOSE = ConfigDict(extra="allow", allow_inf_nan=False)
+
+
+class Keyword(BaseModel):
+    model_config = _LOOSE
+
+    word: str
+    begin_time: int | None = TimeField(default=None, description="audio pts, ms")
+    end_time: int | None = TimeField(default=None, description="audio pts, ms")
+
+
+class Segment(BaseModel):
+    model_config = _LOOSE
+
+    src_txt: str = ""
+    start_pts: int | None = TimeField(default=None)
+    end_pts: int | None = TimeField(default=None)
+    start_unix_time: int | None = TimeField(default=None)
+    end_unix_time: int | None = TimeField(default=None)
+    keywords_info: list[Keyword] = Field(default_factory=list)
+
+
+class ErasingData(BaseModel):
+    model_config = _LOOSE
+
+    subtitle_tmp_res: list[Segment] = Field(default_factory=list)
+
+
+class ErasingEvent(Callback):
+    event_type: Literal[347]
+    channel_id: str | None = None
+    task_id: str | None = None
+    data: ErasingData = Field(default_factory=ErasingData)
+
+    @field_validator("task_id", mode="before")
+    @classmethod
+    def _task_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def plan(body: dict, ctx: HandlerContext) -> Plan:
+    event = ErasingEvent.model_validate(body)
+    segments = event.data.subtitle_tmp_res
+    first = segments[0] if segments else None
+    start = first.start_unix_time if first else None
+    stream = keys.segment(event.stream_id)
+    stem = f"{keys.segment(event.task_id)}-{first.start_pts if first else 0}-{ctx.short_id}"
+    base = keys.join("transcripts", stream, day(start), stem)
+    transcript = {
+        "event_id": ctx.event_id,
+        "event_type": event.event_type,
+        "appid": event.appid,
+        "stream_id": event.stream_id,
+        "channel_id": event.channel_id,
+        "task_id": event.task_id,
+        "segments": [s.model_dump(exclude_unset=False) for s in segments],
+        "keyword_hits": [k.word for s in segments for k in s.keywords_info],
+    }
+    result = Plan(
+        objects=[
+            PutObject(key=f"{base}.json", body=json_bytes(transcript), content_type=JSON_TYPE),
+            PutObject(key=f"{base}.vtt", body=webvtt(segments).encode(), content_type="text/vtt; charset=utf-8"),
+        ]
+    )
+    common = {"stream_id": event.stream_id, "task_id": event.task_id}
+    for seg in segments:
+        seg_ms = (seg.start_unix_time or 0) * 1000
+        result.records.append(
+            record(
+                seg_ms,
+                kind="subtitle",
+                text=seg.src_txt,
+                start_pts=seg.start_pts,
+                end_pts=seg.end_pts,
+                start_unix_time=seg.start_unix_time,
+                end_unix_time=seg.end_unix_time,
+                keyword_count=len(seg.keywords_info),
+                **common,
+            )
+        )
+        for hit in seg.keywords_info:
+            offset = max(0, (hit.begin_time or 0) - (seg.start_pts or 0)) if hit.begin_time is not None else 0
+            result.records.append(
+                record(
+                    seg_ms + offset,
+                    kind="keyword_hit",
+                    word=hit.word,
+                    begin_time=hit.begin_time,
+                    end_time=hit.end_time,
+                    text=seg.src_txt,
+                    **common,
+                )
+            )
+    return result
+
+
+def webvtt(segments: list[Segment]) -> str:
+    """A WebVTT rendering on the audio timeline (pts), for players and reviewers."""
+    lines = ["WEBVTT", ""]
+    for seg in segments:
+        if seg.start_pts is None or seg.end_pts is None:
+            continue
+        text = " ".join(seg.src_txt.split()).replace("-->", "->")
+        lines += [f"{_clock(seg.start_pts)} --> {_clock(max(seg.end_pts, seg.start_pts))}", text or "-", ""]
+    return "\n".join(lines)
+
+
+def _clock(ms: int) -> str:
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"

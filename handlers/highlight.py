@@ -1,0 +1,81 @@
+"""Smart highlight (349): one clip record per item, and optionally a copy of its media."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cssai import keys
+from cssai.media import cos_source
+from cssai.writes import CopyObject, Plan, json_object, record
+from handlers.base import Callback, HandlerContext, TimeField
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    begin_time: int = TimeField(description="unix seconds")
+    end_time: int = TimeField(description="unix seconds")
+    title: str = ""
+    summary: str = ""
+    video_store_url: str = ""
+    cov_img_store_url: str = ""
+    key_words: list[str] = Field(default_factory=list)
+
+
+class HighlightEvent(Callback):
+    event_type: Literal[349]
+    domain: str | None = None
+    path: str | None = None
+    items: list[Item] = Field(default_factory=list)
+
+
+def plan(body: dict, ctx: HandlerContext) -> Plan:
+    event = HighlightEvent.model_validate(body)
+    stream = keys.segment(event.stream_id)
+    result = Plan()
+    for item in event.items:
+        stem = keys.join("highlights", stream, f"{item.begin_time}-{item.end_time}")
+        clip = {
+            "event_id": ctx.event_id,
+            "event_type": event.event_type,
+            "appid": event.appid,
+            "domain": event.domain,
+            "path": event.path,
+            "stream_id": event.stream_id,
+            **item.model_dump(),
+        }
+        result.objects.append(json_object(f"{stem}.json", clip))
+        result.records.append(
+            record(
+                item.begin_time * 1000,
+                kind="highlight",
+                stream_id=event.stream_id,
+                domain=event.domain,
+                path=event.path,
+                begin_time=item.begin_time,
+                end_time=item.end_time,
+                title=item.title,
+                summary=item.summary,
+                video_store_url=item.video_store_url,
+                cov_img_store_url=item.cov_img_store_url,
+                key_words=item.key_words,
+            )
+        )
+        if ctx.media_hosts:
+            result.copies.extend(_media_copies(item, stem, ctx.media_hosts))
+    return result
+
+
+def _media_copies(item: Item, stem: str, hosts: frozenset[str]) -> list[CopyObject]:
+    copies = []
+    for url, fallback in ((item.video_store_url, ".mp4"), (item.cov_img_store_url, ".jpg")):
+        source = cos_source(url, hosts)
+        if source is None:
+            continue
+        ext = posixpath.splitext(source.key)[1].lower()
+        ext = ext if ext[1:].isalnum() and len(ext) <= 6 else fallback
+        copies.append(CopyObject(source.bucket, source.region, source.key, f"{stem}{ext}"))
+    return copies

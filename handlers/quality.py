@@ -1,0 +1,118 @@
+"""Quality evaluation (344 threshold frames, 345 period averages) -> alerts, reports, frames."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cssai import keys
+from cssai.identity import day
+from cssai.writes import LogRecord, Plan, json_object, record
+from handlers.base import Callback, HandlerContext, TimeField
+
+KNOWN_CLASSES = ("PSNR", "SSIM", "VMAF", "VQA")
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    score: float
+    time: int = TimeField(description="unix milliseconds")
+
+
+class QualityEvent(Callback):
+    """344: frames whose score fell under the threshold configured in CSS."""
+
+    event_type: Literal[344, 345]
+    appname: str | None = None
+    domain: str | None = None
+    event_time: int = TimeField()
+    transcode_template_id: int | None = None
+    watermark_template_id: int | None = None
+    frames: list[Frame] = Field(default_factory=list)
+    function: str | None = None
+    metric: str = Field(alias="class", min_length=1)
+
+
+class AverageEvent(QualityEvent):
+    """345: average, max and min score over an evaluation period."""
+
+    average_score: float
+    max_score: float | None = None
+    min_score: float | None = None
+
+
+def plan_threshold(body: dict, ctx: HandlerContext) -> Plan:
+    event = QualityEvent.model_validate(body)
+    stream, date = keys.segment(event.stream_id), day(event.event_time)
+    scores = [f.score for f in event.frames]
+    times = [f.time for f in event.frames]
+    alert = {
+        **_identity(event, ctx),
+        "reason": "frames_below_css_threshold",
+        "min_score": min(scores) if scores else None,
+        "frame_count": len(scores),
+        "first_frame_ms": min(times) if times else None,
+        "last_frame_ms": max(times) if times else None,
+    }
+    name = f"{keys.segment(event.metric)}-{event.event_time}-{ctx.short_id}.json"
+    plan = Plan(objects=[json_object(keys.join("alerts", "quality", stream, date, name), alert)])
+    plan.records.append(_alert_record(event, alert))
+    plan.records.extend(_frame_records(event))
+    return plan
+
+
+def plan_average(body: dict, ctx: HandlerContext) -> Plan:
+    event = AverageEvent.model_validate(body)
+    stream, date = keys.segment(event.stream_id), day(event.event_time)
+    metric = keys.segment(event.metric)
+    threshold = ctx.thresholds.get(event.metric.upper())
+    below = threshold is not None and event.average_score < threshold
+    report = {
+        **_identity(event, ctx),
+        "average_score": event.average_score,
+        "max_score": event.max_score,
+        "min_score": event.min_score,
+        "frame_count": len(event.frames),
+        "threshold": threshold,
+        "below_threshold": below,
+    }
+    name = f"{metric}-{event.event_time}-{ctx.short_id}.json"
+    plan = Plan(objects=[json_object(keys.join("reports", "quality", stream, date, name), report)])
+    plan.records.append(record(event.event_time * 1000, kind="quality_report", **_flat(report)))
+    if below:
+        alert = {**report, "reason": "average_below_threshold"}
+        avg_name = f"{metric}-avg-{event.event_time}-{ctx.short_id}.json"
+        plan.objects.append(json_object(keys.join("alerts", "quality", stream, date, avg_name), alert))
+        plan.records.append(_alert_record(event, alert))
+    plan.records.extend(_frame_records(event))
+    return plan
+
+
+def _identity(event: QualityEvent, ctx: HandlerContext) -> dict:
+    return {
+        "event_id": ctx.event_id,
+        "event_type": event.event_type,
+        "appid": event.appid,
+        "stream_id": event.stream_id,
+        "domain": event.domain,
+        "appname": event.appname,
+        "class": event.metric,
+        "function": event.function,
+        "event_time": event.event_time,
+        "transcode_template_id": event.transcode_template_id,
+    }
+
+
+def _flat(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("event_id", "event_type")}
+
+
+def _alert_record(event: QualityEvent, alert: dict) -> LogRecord:
+    return record(event.event_time * 1000, kind="quality_alert", **_flat(alert))
+
+
+def _frame_records(event: QualityEvent) -> list[LogRecord]:
+    common = {"stream_id": event.stream_id, "class": event.metric}
+    return [record(f.time, kind="quality_frame", score=f.score, frame_time_ms=f.time, **common) for f in event.frames]

@@ -1,0 +1,28 @@
+"""SCF entry point (``index.main_handler``) and the local command line (``python index.py``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from cssai import gateway, logs, pipeline, runtime
+from cssai.settings import SettingsError
+
+
+def main_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Answer one callback. Never raises: every failure becomes a documented status."""
+    try:
+        return pipeline.handle(event, context, runtime.current())
+    except SettingsError as exc:
+        logs.event("configuration error", logging.ERROR, error=str(exc))
+        return gateway.error(503, f"receiver misconfigured: {exc}")
+    except Exception as exc:  # last resort: a bug must still answer, and CSS will retry
+        logs.event("unexpected error", logging.ERROR, error=type(exc).__name__)
+        return gateway.error(503, "internal error, retry later")
+
+
+if __name__ == "__main__":
+    from cssai.cli import main
+
+    sys.exit(main(sys.argv[1:]))
