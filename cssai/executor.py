@@ -33,7 +33,6 @@ class DeadlineExceededError(Exception):
 class Outcome:
     duplicate: bool
     status: int
-    requests: int
 
 
 def marker_key(event_id: str) -> str:
@@ -57,13 +56,16 @@ class Executor:
         ]
         previous = self._gather([seen], deadline)[0]
         if previous is not None:
-            return Outcome(duplicate=True, status=_stored_status(previous, status), requests=1)
+            # Already stored: the puts were refused as existing. Let them finish (same round trip)
+            # so that nothing is still writing once we answer; their errors no longer matter.
+            wait(puts + copies, timeout=max(0.0, deadline - time.monotonic()))
+            return Outcome(duplicate=True, status=_stored_status(previous, status))
         self._gather(puts + copies, deadline)
         batches = self.logs.batches(plan.records)
         self._gather([self.pool.submit(self._retry, _bind(self.logs.upload, b), deadline) for b in batches], deadline)
         done = PutObject(marker, json_bytes({"event_id": event_id, "status": status, "writes": plan.size}))
         self._retry(_put(self.objects, done, event_id, if_absent=False), deadline)
-        return Outcome(duplicate=False, status=status, requests=2 + len(plan.objects) + len(plan.copies) + len(batches))
+        return Outcome(duplicate=False, status=status)
 
     def _gather(self, futures: list[Future[T]], deadline: float) -> list[T]:
         done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_EXCEPTION)

@@ -13,7 +13,7 @@ import re
 
 MAX_SEGMENT = 96
 _SAFE = re.compile(r"[A-Za-z0-9_\-.]")
-EMPTY = "_"
+EMPTY = "%"  # "%" never appears unescaped otherwise, so an empty id collides with nothing
 
 
 def segment(value: object) -> str:

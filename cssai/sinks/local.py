@@ -36,6 +36,8 @@ class LocalObjects:
 
     def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> None:
         path = self._path(obj.key)
+        if if_absent and path.exists():
+            return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

@@ -1,0 +1,97 @@
+"""Shared fixtures: a fresh runtime per test, samples, and a way to invoke main_handler."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import index
+from cssai import events, runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = {
+    344: ROOT / "samples" / "344_evaluation_threshold.json",
+    345: ROOT / "samples" / "345_average_score.json",
+    347: ROOT / "samples" / "347_smart_erasing.json",
+    349: ROOT / "samples" / "349_smart_highlight.json",
+}
+KEY = "test-callback-key-1"
+OLD_KEY = "test-callback-key-0"
+
+settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile("thorough", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+_SETTING_NAMES = (
+    "CSS_CALLBACK_KEYS", "LOCAL_SINK_DIR", "COS_BUCKET", "COS_REGION", "COS_PREFIX", "COS_ENDPOINT_URL",
+    "CLS_TOPIC_ID", "CLS_REGION", "CLS_ENDPOINT_URL", "QUALITY_ALERT_THRESHOLDS", "DEADLINE_SECONDS",
+    "REQUEST_TIMEOUT_SECONDS", "WRITE_ATTEMPTS", "MAX_BODY_BYTES", "MEDIA_COPY", "MEDIA_COPY_SOURCE_HOSTS",
+    "CALLBACK_ALLOWED_CIDRS", "LOG_LEVEL", "TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+)
+
+
+def sample(event_type: int) -> dict[str, Any]:
+    body = json.loads(SAMPLES[event_type].read_text(encoding="utf-8"))
+    body.pop("t", None)
+    body.pop("sign", None)
+    return body
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Every test starts with only the keys and a private local sink."""
+    for name in _SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    sink = tmp_path / "out"
+    monkeypatch.setenv("CSS_CALLBACK_KEYS", f"{KEY},{OLD_KEY}")
+    monkeypatch.setenv("LOCAL_SINK_DIR", str(sink))
+    runtime.reset()
+    yield sink
+    runtime.reset()
+
+
+@pytest.fixture
+def sink(clean_env: Path) -> Path:
+    return clean_env
+
+
+Invoke = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def invoke() -> Invoke:
+    """Sign ``body`` (unless told not to), wrap it in a trigger shape, run main_handler."""
+
+    def run(body: dict[str, Any], shape: str = "apigw", key: str = KEY, sign: bool = True,
+            context: dict[str, Any] | None = None, **wrap: Any) -> dict[str, Any]:
+        payload = events.signed(body, key) if sign else body
+        ctx = {"request_id": "test", "time_limit_in_ms": 30000} if context is None else context
+        return index.main_handler(events.wrap(payload, shape, **wrap), ctx)
+
+    return run
+
+
+def answer_body(answer: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(answer["body"])
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes, to compare before and after."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def local_records(root: Path) -> list[dict[str, Any]]:
+    path = root / "cls" / "records.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -1,0 +1,25 @@
+"""The README's first command: run a sample on the embedded default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_cli_runs_every_sample_on_the_local_default(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("CSS_CALLBACK_KEYS", "LOCAL_SINK_DIR")}
+    samples = sorted(str(p) for p in (ROOT / "samples").glob("*.json"))
+    for shape in ("apigw", "url", "direct"):
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "index.py"), *samples, "--shape", shape],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        assert "dev key" in run.stderr
+        assert run.stdout.count("HTTP 200") == 4
+    assert (tmp_path / "out" / "cos" / "highlights" / "test1820" / "1761128808-1761128834.json").is_file()
+    assert (tmp_path / "out" / "cls" / "records.jsonl").read_text().count("\n") == 10
