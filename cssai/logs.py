@@ -21,9 +21,21 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is now, so a swapped stdout (tests, CLI) is honoured."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure(level: str) -> None:
-    if not any(isinstance(h.formatter, JsonLines) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+    if not any(isinstance(h, _Stdout) for h in logger.handlers):
+        handler = _Stdout()
         handler.setFormatter(JsonLines())
         logger.addHandler(handler)
         logger.propagate = False

@@ -95,3 +95,52 @@ def local_records(root: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+SECRET_ID = "AKIDtestsecretid0001"
+SECRET_KEY = "test-secret-key-do-not-log"
+TOKEN = "test-session-token-do-not-log"
+BUCKET = "callbacks-1250000000"
+TOPIC = "topic-0000-1111"
+
+
+class Cloud:
+    """The local COS and CLS servers, and the settings that point the receiver at them."""
+
+    def __init__(self, cos: Any, cls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.cos = cos
+        self.cls = cls
+        self.monkeypatch = monkeypatch
+
+    def configure(self, **env: str) -> None:
+        for name, value in env.items():
+            self.monkeypatch.setenv(name, value)
+        runtime.reset()
+
+    def objects(self) -> dict[str, bytes]:
+        return self.cos.keys(BUCKET)
+
+    def records(self) -> list[dict[str, Any]]:
+        return self.cls.records(TOPIC)
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    from tests.fake_cls import ClsServer
+    from tests.fake_cos import CosServer
+
+    cos = CosServer(SECRET_ID, SECRET_KEY, TOKEN).start()
+    cls = ClsServer(SECRET_ID, SECRET_KEY, TOKEN).start()
+    env = {
+        "COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "COS_ENDPOINT_URL": cos.url,
+        "CLS_TOPIC_ID": TOPIC, "CLS_REGION": "ap-guangzhou", "CLS_ENDPOINT_URL": cls.url,
+        "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY,
+        "TENCENTCLOUD_SESSIONTOKEN": TOKEN, "REQUEST_TIMEOUT_SECONDS": "2",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    yield Cloud(cos, cls, monkeypatch)
+    runtime.reset()
+    cos.stop()
+    cls.stop()

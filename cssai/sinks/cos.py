@@ -23,8 +23,9 @@ FORBID_OVERWRITE = "x-cos-forbid-overwrite"
 EVENT_ID_META = "x-cos-meta-event-id"
 _RETRYABLE_STATUS = frozenset({408, 429})
 
-# The SDK logs request headers (security token included) at DEBUG: keep it quiet.
-logging.getLogger("qcloud_cos").setLevel(logging.WARNING)
+# The SDK logs request headers (security token included) at DEBUG, and every expected 404 of a
+# marker read as an ERROR: silence it; our own log line carries the status of any real failure.
+logging.getLogger("qcloud_cos").setLevel(logging.CRITICAL)
 
 
 class CosObjects:
@@ -119,7 +120,8 @@ def _client(settings: Settings, keys: credentials.Keys) -> CosS3Client:
 def _service_error(op: str, key: str, exc: CosServiceError) -> SinkError:
     status = exc.get_status_code()
     transient = status >= 500 or status in _RETRYABLE_STATUS
-    return SinkError(f"COS {op} {key}: HTTP {status} {exc.get_error_code()}", transient=transient)
+    hint = " (check the credentials and the role's COS permissions)" if status in (401, 403) else ""
+    return SinkError(f"COS {op} {key}: HTTP {status} {exc.get_error_code()}{hint}", transient=transient)
 
 
 def _client_error(op: str, key: str, exc: CosClientError) -> SinkError:

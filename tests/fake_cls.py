@@ -1,0 +1,85 @@
+"""A CLS look-alike: checks TC3-HMAC-SHA256, decodes the LogGroupList body with the repo's protobuf."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from cssai.sinks.cls_pb2 import LogGroupList
+from tests.fake_http import FaultyHandler, FaultyServer
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+class ClsHandler(FaultyHandler):
+    server: ClsServer
+
+    def _error(self, code: str, message: str) -> None:
+        body = json.dumps({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "fake"}})
+        self.answer(200, body.encode(), "application/json")
+
+    def _authorised(self, payload: bytes) -> bool:
+        auth = self.headers.get("Authorization", "")
+        try:
+            algorithm, rest = auth.split(" ", 1)
+            parts = dict(p.strip().split("=", 1) for p in rest.split(","))
+            secret_id, date, service, _ = parts["Credential"].split("/")
+        except ValueError:
+            return False
+        timestamp = self.headers.get("X-TC-Timestamp", "0")
+        if algorithm != "TC3-HMAC-SHA256" or secret_id != self.server.secret_id or service != "cls":
+            return False
+        if abs(time.time() - int(timestamp)) > 300:
+            return False
+        if self.server.token and self.headers.get("X-TC-Token") != self.server.token:
+            return False
+        canonical = "\n".join([
+            "POST", "/", "",
+            f"content-type:{self.headers.get('Content-Type')}\nhost:{self.headers.get('Host')}\n",
+            "content-type;host",
+            hashlib.sha256(payload).hexdigest(),
+        ])
+        scope = f"{date}/{service}/tc3_request"
+        to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        key = _hmac(_hmac(_hmac(("TC3" + self.server.secret_key).encode(), date), service), "tc3_request")
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, parts.get("Signature", ""))
+
+    def do_POST(self) -> None:
+        payload = self.read_body()
+        topic = self.headers.get("X-CLS-TopicId", "")
+        if self.apply_fault(topic):
+            return
+        if self.headers.get("X-TC-Action") != "UploadLog":
+            self._error("InvalidAction", "only UploadLog")
+            return
+        if not self._authorised(payload):
+            self._error("AuthFailure.SignatureFailure", "signature mismatch")
+            return
+        groups = LogGroupList()
+        groups.ParseFromString(payload)
+        records = [
+            {"time_ms": log.time, **{c.key: c.value for c in log.contents}}
+            for group in groups.logGroupList
+            for log in group.logs
+        ]
+        with self.server.lock:
+            self.server.uploads.append((topic, records))
+        self.answer(200, json.dumps({"Response": {"RequestId": "fake"}}).encode(), "application/json")
+
+
+class ClsServer(FaultyServer):
+    def __init__(self, secret_id: str, secret_key: str, token: str | None = None) -> None:
+        super().__init__(ClsHandler)
+        self.secret_id = secret_id
+        self.secret_key = secret_key
+        self.token = token
+        self.uploads: list[tuple[str, list[dict]]] = []
+
+    def records(self, topic: str | None = None) -> list[dict]:
+        with self.lock:
+            return [r for t, batch in self.uploads if topic in (None, t) for r in batch]

@@ -1,0 +1,119 @@
+"""A threaded HTTP server on 127.0.0.1 with scripted faults, the base of the COS and CLS fakes."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Fault:
+    """Fail the next ``times`` requests that match: HTTP 5xx, a slow answer, or a dropped connection."""
+
+    method: str
+    pattern: str
+    kind: str  # "500", "503", "slow", "drop", "hang"
+    times: int = 1
+    delay: float = 0.0
+
+    def matches(self, method: str, target: str) -> bool:
+        return self.times > 0 and self.method in (method, "*") and re.search(self.pattern, target) is not None
+
+
+class FaultyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.lock = threading.Lock()
+        self.faults: list[Fault] = []
+        self.log: list[tuple[str, str, int]] = []
+        self.latency = 0.0
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._release = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> FaultyServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self.shutdown()
+        self.server_close()
+
+    def inject(self, method: str, pattern: str, kind: str, times: int = 1, delay: float = 0.0) -> None:
+        with self.lock:
+            self.faults.append(Fault(method, pattern, kind, times, delay))
+
+    def take_fault(self, method: str, target: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, target):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def record(self, method: str, target: str, status: int) -> None:
+        with self.lock:
+            self.log.append((method, target, status))
+
+    def hang(self, seconds: float) -> None:
+        self._release.wait(seconds)
+
+
+class FaultyHandler(BaseHTTPRequestHandler):
+    server: FaultyServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def apply_fault(self, target: str) -> bool:
+        """True when a fault answered (or dropped) the request."""
+        self.target = target
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        fault = self.server.take_fault(self.command, target)
+        if fault is None:
+            return False
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            return False
+        if fault.kind == "hang":
+            self.server.hang(fault.delay or 30)
+            self.close_connection = True
+            return True
+        if fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            self.server.record(self.command, target, 0)
+            return True
+        self.answer(int(fault.kind), b"<Error><Code>InternalError</Code></Error>", "application/xml")
+        return True
+
+    target = ""
+
+    def answer(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        """Record, then reply: the log is complete by the time the client sees the answer."""
+        self.server.record(self.command, self.target, status)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
