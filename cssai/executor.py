@@ -7,22 +7,26 @@ Order, and why:
 3. write the marker last, so it exists only when everything before it succeeded.
 A CLS duplicate is possible only when an upload succeeded but the marker did not
 follow (marker write failed, deadline passed, or CLS's answer was lost).
+
+Network sinks run each step's writes concurrently on a pool built once per
+container; local sinks (``concurrent = False``) run them inline, where a thread
+hand-off would cost more than the write.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
 from cssai.sinks import LogSink, ObjectSink, SinkError
-from cssai.writes import Plan, PutObject, json_bytes
+from cssai.writes import Plan, PutObject
 
-T = TypeVar("T")
 BACKOFF_SECONDS = 0.05
+Action = Callable[[], Any]
 
 
 class DeadlineExceededError(Exception):
@@ -45,29 +49,41 @@ class Executor:
         self.logs = logs
         self.pool = pool
         self.attempts = attempts
+        self.inline = not (getattr(objects, "concurrent", True) or getattr(logs, "concurrent", True))
 
     def commit(self, plan: Plan, event_id: str, status: int, deadline: float) -> Outcome:
         """Store ``plan`` once; on a redelivery return the status first answered."""
         marker = marker_key(event_id)
-        seen = self.pool.submit(self._retry, lambda: self.objects.get(marker), deadline)
-        puts = [self.pool.submit(self._retry, _put(self.objects, o, event_id), deadline) for o in plan.objects]
-        copies = [
-            self.pool.submit(self._retry, _bind(self.objects.copy, c, event_id), deadline) for c in plan.copies
-        ]
-        previous = self._gather([seen], deadline)[0]
+        read: Action = lambda: self.objects.get(marker)  # noqa: E731
+        writes = [_put(self.objects, o, event_id) for o in plan.objects]
+        writes += [_bind(self.objects.copy, c, event_id) for c in plan.copies]
+        if self.inline:
+            previous = self._retry(read, deadline)
+            if previous is None:
+                self._run(writes, deadline)
+        else:
+            seen = self.pool.submit(self._retry, read, deadline)
+            pending = [self.pool.submit(self._retry, w, deadline) for w in writes]
+            previous = self._gather([seen], deadline)[0]
+            if previous is None:
+                self._gather(pending, deadline)
+            else:
+                # Already stored: the puts were refused as existing. Let them finish (same round
+                # trip) so that nothing is still writing once we answer; their errors do not matter.
+                wait(pending, timeout=max(0.0, deadline - time.monotonic()))
         if previous is not None:
-            # Already stored: the puts were refused as existing. Let them finish (same round trip)
-            # so that nothing is still writing once we answer; their errors no longer matter.
-            wait(puts + copies, timeout=max(0.0, deadline - time.monotonic()))
             return Outcome(duplicate=True, status=_stored_status(previous, status))
-        self._gather(puts + copies, deadline)
-        batches = self.logs.batches(plan.records)
-        self._gather([self.pool.submit(self._retry, _bind(self.logs.upload, b), deadline) for b in batches], deadline)
-        done = PutObject(marker, json_bytes({"event_id": event_id, "status": status, "writes": plan.size}))
-        self._retry(_put(self.objects, done, event_id, if_absent=False), deadline)
+        self._run([_bind(self.logs.upload, b) for b in self.logs.batches(plan.records)], deadline)
+        done = PutObject(marker, f'{{"event_id":"{event_id}","status":{status},"writes":{plan.size}}}'.encode())
+        self._run([_put(self.objects, done, event_id, if_absent=False)], deadline)
         return Outcome(duplicate=False, status=status)
 
-    def _gather(self, futures: list[Future[T]], deadline: float) -> list[T]:
+    def _run(self, actions: Sequence[Action], deadline: float) -> list[Any]:
+        if self.inline:
+            return [self._retry(a, deadline) for a in actions]
+        return self._gather([self.pool.submit(self._retry, a, deadline) for a in actions], deadline)
+
+    def _gather(self, futures: list[Future[Any]], deadline: float) -> list[Any]:
         done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_EXCEPTION)
         for future in done:
             error = future.exception()
@@ -77,7 +93,7 @@ class Executor:
             raise DeadlineExceededError(f"{len(pending)} write(s) still running at the deadline")
         return [f.result() for f in futures]
 
-    def _retry(self, action: Callable[[], T], deadline: float) -> T:
+    def _retry(self, action: Action, deadline: float) -> Any:
         for attempt in range(1, self.attempts + 1):
             if time.monotonic() >= deadline:
                 raise DeadlineExceededError("deadline reached before a write could start")
@@ -91,11 +107,11 @@ class Executor:
         raise AssertionError("unreachable")
 
 
-def _put(objects: ObjectSink, obj: PutObject, event_id: str, *, if_absent: bool = True) -> Callable[[], None]:
+def _put(objects: ObjectSink, obj: PutObject, event_id: str, *, if_absent: bool = True) -> Action:
     return lambda: objects.put(obj, event_id, if_absent=if_absent)
 
 
-def _bind(fn: Callable[..., T], *args: object) -> Callable[[], T]:
+def _bind(fn: Callable[..., Any], *args: object) -> Action:
     return lambda: fn(*args)
 
 

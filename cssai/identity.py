@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 UNSIGNED = ("t", "sign")
@@ -31,9 +32,14 @@ def day(unix_seconds: int | float | None) -> str:
     if unix_seconds is None or isinstance(unix_seconds, bool):
         return UNDATED
     try:
-        return datetime.fromtimestamp(float(unix_seconds), tz=timezone.utc).strftime("%Y-%m-%d")
+        return _day_of(int(unix_seconds // 86400))
     except (OverflowError, OSError, ValueError):
         return UNDATED
+
+
+@lru_cache(maxsize=4096)
+def _day_of(days: int) -> str:
+    return datetime.fromtimestamp(days * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def event_seconds(body: dict[str, Any]) -> int | None:

@@ -13,6 +13,7 @@ import re
 
 MAX_SEGMENT = 96
 _SAFE = re.compile(r"[A-Za-z0-9_\-.]")
+_ALL_SAFE = re.compile(r"[A-Za-z0-9_\-.]+")
 EMPTY = "%"  # "%" never appears unescaped otherwise, so an empty id collides with nothing
 
 
@@ -20,6 +21,8 @@ def segment(value: object) -> str:
     text = "" if value is None else str(value)
     if not text:
         return EMPTY
+    if len(text) <= MAX_SEGMENT and _ALL_SAFE.fullmatch(text) and text.strip("."):
+        return text  # the common case: an id that is already safe
     out = "".join(ch if _SAFE.fullmatch(ch) else _encode(ch) for ch in text)
     if set(out) == {"."}:
         out = out.replace(".", "%2E")

@@ -66,24 +66,18 @@ def json_object(key: str, value: Any) -> PutObject:
 
 
 def record(time_ms: int, **fields: Any) -> LogRecord:
-    """A CLS record; None is dropped, everything else becomes a string."""
+    """A CLS record; None is dropped, lists are comma-joined, everything else becomes a string."""
     flat: dict[str, str] = {}
     for name, value in fields.items():
-        if value is None:
+        kind = type(value)
+        if kind is str:
+            flat[name] = value
+        elif value is None:
             continue
-        if isinstance(value, (list, tuple)):
-            flat[name] = ",".join(str(v) for v in value)
-        elif isinstance(value, bool):
+        elif kind is bool:
             flat[name] = "true" if value else "false"
+        elif kind is list or kind is tuple:
+            flat[name] = ",".join(str(v) for v in value)
         else:
             flat[name] = str(value)
-    return LogRecord(time_ms=time_ms, fields={k: _utf8(v) for k, v in flat.items()})
-
-
-def _utf8(text: str) -> str:
-    """CLS values must be UTF-8: replace lone surrogates rather than fail the upload."""
-    try:
-        text.encode()
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode()
+    return LogRecord(time_ms=time_ms, fields=flat)

@@ -8,25 +8,37 @@ from pathlib import Path
 
 import pytest
 
-from cssai import runtime
+from cssai import events, runtime
 from cssai.executor import marker_key
 from cssai.identity import event_id
 from cssai.sinks.cls import MAX_LOGS, ClsLogs
 from cssai.writes import record
-from tests.conftest import BUCKET, SAMPLES, SECRET_KEY, TOKEN, Cloud, Invoke, answer_body, local_records, sample, tree
+from tests.conftest import (
+    BUCKET,
+    KEY,
+    SAMPLES,
+    SECRET_KEY,
+    TOKEN,
+    Cloud,
+    Invoke,
+    answer_body,
+    local_records,
+    sample,
+    tree,
+)
 
 
 @pytest.mark.parametrize("event_type", sorted(SAMPLES))
 def test_samples_land_in_cos_and_cls_as_the_local_sink_has_them(
     cloud: Cloud, invoke: Invoke, sink: Path, monkeypatch: pytest.MonkeyPatch, event_type: int
 ) -> None:
-    body = sample(event_type)
-    assert invoke(body)["statusCode"] == 200
+    body = events.signed(sample(event_type), KEY)  # one signature: the archives must match byte for byte
+    assert invoke(body, sign=False)["statusCode"] == 200
     cloud_objects, cloud_records = cloud.objects(), cloud.records()
     for name in ("COS_BUCKET", "CLS_TOPIC_ID"):
         monkeypatch.delenv(name)
     runtime.reset()
-    assert invoke(body)["statusCode"] == 200
+    assert invoke(body, sign=False)["statusCode"] == 200
     assert cloud_objects == tree(sink / "cos")
     assert cloud_records == local_records(sink)
     assert len(cloud.cls.uploads) == 1  # one upload per event

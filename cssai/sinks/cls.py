@@ -49,7 +49,7 @@ class ClsLogs:
         out: list[Sequence[LogRecord]] = []
         start, size = 0, 0
         for index, rec in enumerate(records):
-            cost = 16 + sum(len(k) + min(len(v.encode()), MAX_VALUE_BYTES) + 8 for k, v in rec.fields.items())
+            cost = 16 + sum(len(k) + min(_utf8_len(v), MAX_VALUE_BYTES) + 8 for k, v in rec.fields.items())
             if index > start and (index - start >= MAX_LOGS or size + cost > MAX_BATCH_BYTES):
                 out.append(records[start:index])
                 start, size = index, 0
@@ -84,8 +84,15 @@ def encode(records: Sequence[LogRecord]) -> bytes:
     return groups.SerializeToString()
 
 
+def _utf8_len(value: str) -> int:
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+
+
 def _bounded(value: str) -> str:
-    data = value.encode()
-    if len(data) <= MAX_VALUE_BYTES:
+    """A value CLS accepts: valid UTF-8 (lone surrogates replaced) and at most 1 MB."""
+    if value.isascii() and len(value) <= MAX_VALUE_BYTES:
         return value
+    data = value.encode("utf-8", "replace")
+    if len(data) <= MAX_VALUE_BYTES:
+        return data.decode()
     return data[: MAX_VALUE_BYTES - 32].decode(errors="ignore") + TRUNCATED

@@ -19,6 +19,8 @@ RECORDS_FILE = "records.jsonl"
 class LocalObjects:
     """Mirrors the COS layout on disk; refuses any key that would leave its folder."""
 
+    concurrent = False
+
     def __init__(self, root: Path) -> None:
         self.root = (root / "cos").resolve()
 
@@ -62,6 +64,8 @@ class LocalObjects:
 class LocalLogs:
     """Appends one JSON line per record; one write per upload so lines never interleave."""
 
+    concurrent = False
+
     _lock = threading.Lock()
 
     def __init__(self, root: Path) -> None:
@@ -76,7 +80,7 @@ class LocalLogs:
         )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            with self._lock, open(self.path, "a", encoding="utf-8", errors="replace") as handle:
                 handle.write(lines)
         except OSError as exc:
             raise SinkError(f"local log append failed: {exc.strerror}", transient=True) from exc

@@ -1,0 +1,119 @@
+"""Timing helpers and the events the benchmarks feed the receiver."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cssai.writes import CopyObject, LogRecord, PutObject
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "bench-callback-key"
+SAMPLE_FILES = {
+    "344": "344_evaluation_threshold.json",
+    "345": "345_average_score.json",
+    "347": "347_smart_erasing.json",
+    "349": "349_smart_highlight.json",
+}
+
+
+def sample(name: str) -> dict[str, Any]:
+    body = json.loads((ROOT / "samples" / SAMPLE_FILES[name]).read_text(encoding="utf-8"))
+    body.pop("t", None)
+    body.pop("sign", None)
+    return body
+
+
+def highlight_items(count: int) -> dict[str, Any]:
+    body = sample("349")
+    item = body["items"][0]
+    body["items"] = [{**item, "begin_time": item["begin_time"] + 60 * i, "end_time": item["end_time"] + 60 * i}
+                     for i in range(count)]
+    return body
+
+
+def erasing_segments(count: int) -> dict[str, Any]:
+    body = sample("347")
+    seg = body["data"]["subtitle_tmp_res"][0]
+    body["data"]["subtitle_tmp_res"] = [
+        {**seg, "start_pts": seg["start_pts"] + 10_000 * i, "end_pts": seg["end_pts"] + 10_000 * i,
+         "start_unix_time": seg["start_unix_time"] + 10 * i, "end_unix_time": seg["end_unix_time"] + 10 * i}
+        for i in range(count)
+    ]
+    return body
+
+
+def threshold_frames(count: int) -> dict[str, Any]:
+    body = sample("344")
+    body["frames"] = [{"score": 20.0 + (i % 97) / 10, "time": 1752130785280 + 40 * i} for i in range(count)]
+    return body
+
+
+@dataclass(frozen=True)
+class Figure:
+    median: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{fmt(self.median)} ({fmt(self.low)}–{fmt(self.high)})"
+
+
+def fmt(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def measure(fn: Callable[[], Any], runs: int, per_run: int) -> Figure:
+    """Median and spread over ``runs`` of the mean time of ``per_run`` calls, in µs."""
+    fn()  # warm
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        for _ in range(per_run):
+            fn()
+        samples.append((time.perf_counter() - started) / per_run * 1e6)
+    return summarise(samples)
+
+
+def summarise(samples: Sequence[float]) -> Figure:
+    return Figure(statistics.median(samples), min(samples), max(samples))
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = [f"\n## {title}\n", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class DiscardObjects:
+    """An object sink that stores nothing and never has a marker: the pipeline's own cost."""
+
+    concurrent = False
+
+    def get(self, key: str) -> bytes | None:
+        return None
+
+    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> None:
+        return None
+
+    def copy(self, copy: CopyObject, event_id: str) -> None:
+        return None
+
+
+class DiscardLogs:
+    concurrent = False
+
+    def batches(self, records: Sequence[LogRecord]) -> list[Sequence[LogRecord]]:
+        return [records] if records else []
+
+    def upload(self, records: Sequence[LogRecord]) -> None:
+        return None
