@@ -19,7 +19,7 @@ from cssai.runtime import Runtime
 from cssai.signature import SignatureError, verify
 from cssai.sinks import SinkError
 from cssai.writes import Plan, PutObject, json_object
-from handlers import ROUTES
+from handlers import ROUTES, handler_for
 from handlers.base import HandlerContext
 
 SAFETY_MARGIN_SECONDS = 1.0
@@ -70,9 +70,10 @@ def route(body: dict[str, Any], event_id: str, raw: bytes, runtime: Runtime) -> 
     event_type = body.get("event_type")
     date = identity.day(identity.event_seconds(body))
     plan = Plan(objects=[PutObject(keys.join("events", keys.segment(event_type), date, f"{event_id}.json"), raw)])
-    handler = ROUTES.get(event_type) if isinstance(event_type, int) and not isinstance(event_type, bool) else None
-    if handler is None:
+    known = isinstance(event_type, int) and not isinstance(event_type, bool) and event_type in ROUTES
+    if not known:
         return plan, 200, None
+    handler = handler_for(event_type)
     hosts = settings.media_hosts if settings.media_copy else frozenset()
     context = HandlerContext(event_id, settings.thresholds, hosts)
     try:

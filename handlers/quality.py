@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from cssai import keys
 from cssai.identity import day
 from cssai.writes import LogRecord, Plan, json_object, record
-from handlers.base import Callback, HandlerContext, TimeField
+from handlers.base import INT64, Callback, HandlerContext, TimeField
 
 KNOWN_CLASSES = ("PSNR", "SSIM", "VMAF", "VQA")
 
 
-class Frame(BaseModel):
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+class Frame(TypedDict):
+    """A TypedDict, not a model: validated into a plain dict, 100,000 of them in well under a second."""
 
-    score: float
-    time: int = TimeField(description="unix milliseconds")
+    score: Annotated[float, Field(allow_inf_nan=False)]
+    time: Annotated[int, Field(ge=0, le=INT64, description="unix milliseconds")]
 
 
 class QualityEvent(Callback):
@@ -46,8 +47,8 @@ class AverageEvent(QualityEvent):
 def plan_threshold(body: dict, ctx: HandlerContext) -> Plan:
     event = QualityEvent.model_validate(body)
     stream, date = keys.segment(event.stream_id), day(event.event_time)
-    scores = [f.score for f in event.frames]
-    times = [f.time for f in event.frames]
+    scores = [f["score"] for f in event.frames]
+    times = [f["time"] for f in event.frames]
     alert = {
         **_identity(event, ctx),
         "reason": "frames_below_css_threshold",
@@ -114,5 +115,9 @@ def _alert_record(event: QualityEvent, alert: dict) -> LogRecord:
 
 
 def _frame_records(event: QualityEvent) -> list[LogRecord]:
-    common = {"stream_id": event.stream_id, "class": event.metric}
-    return [record(f.time, kind="quality_frame", score=f.score, frame_time_ms=f.time, **common) for f in event.frames]
+    """One record per frame, built directly: this is the hot loop of a long evaluation."""
+    common = {"kind": "quality_frame", "stream_id": event.stream_id, "class": event.metric}
+    return [
+        LogRecord(f["time"], {**common, "score": str(f["score"]), "frame_time_ms": str(f["time"])})
+        for f in event.frames
+    ]

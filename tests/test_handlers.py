@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from cssai.writes import Plan
-from handlers import ROUTES, erasing, highlight, quality
+from handlers import ROUTES, erasing, handler_for, highlight, quality
 from handlers.base import HandlerContext
 from tests.conftest import sample
 
@@ -25,6 +25,8 @@ def kinds(plan: Plan) -> list[str]:
 
 def test_routes_cover_the_four_families() -> None:
     assert set(ROUTES) == {344, 345, 347, 349}
+    assert handler_for(344) is quality.plan_threshold and handler_for(345) is quality.plan_average
+    assert handler_for(347) is erasing.plan and handler_for(349) is highlight.plan
 
 
 def test_344_alert_and_one_record_per_frame() -> None:
@@ -123,7 +125,7 @@ def test_models_tolerate_unknown_fields_and_missing_optionals() -> None:
 )
 def test_invalid_bodies_raise_validation_errors(event_type: int, change: dict) -> None:
     with pytest.raises(ValidationError):
-        ROUTES[event_type]({**sample(event_type), **change}, CTX)
+        handler_for(event_type)({**sample(event_type), **change}, CTX)
 
 
 def test_media_copy_only_from_allowlisted_hosts() -> None:

@@ -1,0 +1,40 @@
+"""Cold start: a fresh process that imports index and handles one event, against one that only imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from bench.common import KEY, ROOT, Figure, sample, summarise
+from cssai import events
+
+IMPORTS_ONLY = (
+    "import pydantic, pydantic_settings, qcloud_cos, google.protobuf;"
+    "from tencentcloud.cls.v20201016 import cls_client"
+)
+HANDLE_ONE = (
+    "import json, os, sys; import index;"
+    "a = index.main_handler(json.loads(os.environ['BENCH_EVENT']), {});"
+    "sys.exit(0 if a['statusCode'] == 200 else 1)"
+)
+
+
+def run(code: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+    return (time.perf_counter() - started) * 1000
+
+
+def compare(runs: int) -> tuple[Figure, Figure]:
+    """Interleaved, so machine noise hits both alike. Needs the e2e servers' env to be set."""
+    env = dict(os.environ)
+    ours, floor = [], []
+    for n in range(runs):
+        body = {**sample("349"), "cold_seq": n, "cold_pid": os.getpid(), "cold_t": time.time()}
+        env["BENCH_EVENT"] = json.dumps(events.wrap(events.signed(body, KEY), "apigw"))
+        floor.append(run(IMPORTS_ONLY, env))
+        ours.append(run(HANDLE_ONE, env))
+    return summarise(ours), summarise(floor)
