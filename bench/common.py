@@ -102,8 +102,8 @@ class DiscardObjects:
     def get(self, key: str) -> bytes | None:
         return None
 
-    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> None:
-        return None
+    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> bool:
+        return True
 
     def copy(self, copy: CopyObject, event_id: str) -> None:
         return None

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from cssai import gateway, identity, keys, logs
 from cssai.body import BodyError, parse_object
-from cssai.executor import DeadlineExceededError
+from cssai.executor import DeadlineExceededError, InFlightError
 from cssai.runtime import Runtime
 from cssai.signature import SignatureError, verify
 from cssai.sinks import SinkError
@@ -54,7 +54,7 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     deadline = started + _budget(settings.deadline_seconds, context)
     try:
         outcome = runtime.executor.commit(plan, event_id, status, deadline)
-    except (SinkError, DeadlineExceededError) as exc:
+    except (SinkError, DeadlineExceededError, InFlightError) as exc:
         fields["error"] = str(exc)
         return _done(gateway.error(503, "storage unavailable, retry later"), fields, started, "failed", logging.ERROR)
     kind = "duplicate" if outcome.duplicate else "stored"

@@ -60,7 +60,7 @@ class CosObjects:
         except CosClientError as exc:
             raise _client_error("get", key, exc) from None
 
-    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> None:
+    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> bool:
         headers = {EVENT_ID_META: event_id}
         if if_absent:
             headers[FORBID_OVERWRITE] = "true"
@@ -74,10 +74,11 @@ class CosObjects:
             )
         except CosServiceError as exc:
             if if_absent and exc.get_status_code() == 409:
-                return  # already stored by an earlier delivery: nothing new to write
+                return False  # already stored by an earlier delivery: nothing new to write
             raise _service_error("put", obj.key, exc) from None
         except CosClientError as exc:
             raise _client_error("put", obj.key, exc) from None
+        return True
 
     def copy(self, copy: CopyObject, event_id: str) -> None:
         source = {"Bucket": copy.source_bucket, "Region": copy.source_region, "Key": copy.source_key}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -36,10 +35,11 @@ class LocalObjects:
         except FileNotFoundError:
             return None
 
-    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> None:
+    def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> bool:
         path = self._path(obj.key)
         if if_absent and path.exists():
-            return
+            return False
+        created = True
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -47,8 +47,10 @@ class LocalObjects:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(obj.body)
                 if if_absent:
-                    with contextlib.suppress(FileExistsError):
+                    try:
                         os.link(tmp, path)  # atomic create-if-absent, never a half-written file
+                    except FileExistsError:
+                        created = False
                 else:
                     os.replace(tmp, path)
             finally:
@@ -56,6 +58,7 @@ class LocalObjects:
                     os.unlink(tmp)
         except OSError as exc:
             raise SinkError(f"local write failed for {obj.key}: {exc.strerror}", transient=True) from exc
+        return created
 
     def copy(self, copy: CopyObject, event_id: str) -> None:
         raise SinkError("media copy needs the COS sink (COS_BUCKET)", transient=False)
