@@ -39,6 +39,7 @@ def test_samples_land_in_cos_and_cls_as_the_local_sink_has_them(
         monkeypatch.delenv(name)
     runtime.reset()
     assert invoke(body, sign=False)["statusCode"] == 200
+
     def settled(objects: dict[str, bytes]) -> dict[str, bytes]:  # claims hold a lease time
         return {k: v for k, v in objects.items() if not k.endswith(".claim.json")}
 
@@ -210,3 +211,26 @@ def test_secret_key_never_reaches_the_wire(cloud: Cloud, invoke: Invoke) -> None
     assert invoke(sample(345))["statusCode"] == 200
     raw = json.dumps([o.headers for o in cloud.cos.objects.values()])
     assert SECRET_KEY not in raw
+
+
+@pytest.mark.parametrize(
+    ("method", "pattern"),
+    [("GET", r"markers/"), ("PUT", r"highlights/"), ("POST", r"topic"), ("PUT", r"markers/\w+/\w+\.json$")],
+)
+def test_every_hang_answers_503_before_the_deadline(cloud: Cloud, invoke: Invoke, method: str, pattern: str) -> None:
+    cloud.configure(DEADLINE_SECONDS="1", REQUEST_TIMEOUT_SECONDS="5")
+    server = cloud.cls if method == "POST" else cloud.cos
+    server.inject(method, pattern, "hang", times=100, delay=10)
+    for n in range(3):
+        started = time.monotonic()
+        answer = invoke({**sample(349), "stream_id": f"hang-{n}"})
+        assert answer["statusCode"] == 503
+        assert time.monotonic() - started < 1.0 + 1.0 + 0.5  # the deadline, plus the claim release budget
+
+
+def test_slow_answers_past_the_request_timeout_are_retried(cloud: Cloud, invoke: Invoke) -> None:
+    cloud.configure(REQUEST_TIMEOUT_SECONDS="0.3")
+    cloud.cos.inject("PUT", r"events/", "slow", times=1, delay=0.6)
+    cloud.cls.inject("POST", r"topic", "slow", times=1, delay=0.6)
+    assert invoke(sample(349))["statusCode"] == 200
+    assert len(cloud.records()) in (1, 2)  # a timed-out upload may still have landed: the CLS window
