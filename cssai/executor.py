@@ -72,15 +72,20 @@ class Executor:
         self.attempts = attempts
         self.inline = not (getattr(objects, "concurrent", True) or getattr(logs, "concurrent", True))
 
-    def commit(self, plan: Plan, event_id: str, status: int, deadline: float) -> Outcome:
-        """Store ``plan`` once; on a redelivery return the status first answered."""
+    def commit(self, plan: Plan, event_id: str, status: int, deadline: float, *, force: bool = False) -> Outcome:
+        """Store ``plan`` once; on a redelivery return the status first answered.
+
+        A marker that recorded a 422 does not stop an event that now validates (a fix was
+        deployed): it is stored and the marker updated. ``force`` (replay) stores again
+        whatever a marker says, overwriting objects and uploading the records anew.
+        """
         marker = marker_key(event_id)
         lease = time.time() + (deadline - time.monotonic()) + LEASE_MARGIN_SECONDS
         checks: list[Action] = [
-            lambda: self.objects.get(marker),
-            _put(self.objects, _claim(event_id, lease), event_id),
+            (lambda: None) if force else (lambda: self.objects.get(marker)),
+            _put(self.objects, _claim(event_id, lease), event_id, if_absent=not force),
         ]
-        writes = [_put(self.objects, o, event_id) for o in plan.objects]
+        writes = [_put(self.objects, o, event_id, if_absent=not force) for o in plan.objects]
         writes += [_bind(self.objects.copy, c, event_id) for c in plan.copies]
         if self.inline:
             previous, claimed = self._run(checks, deadline)
@@ -95,13 +100,15 @@ class Executor:
                 if _succeeded(started[1]):  # the marker read failed but our claim landed
                     self._release(event_id)
                 raise
-        if previous is not None or not claimed:
+        stored = _stored_status(previous, status) if previous is not None else None
+        duplicate = stored is not None and (stored == 200 or status == 422)
+        if duplicate or not claimed:
             # Let refused or repeated puts finish, so that nothing is writing once we answer.
             wait(pending, timeout=max(0.0, deadline - time.monotonic()))
-        if previous is not None:
-            return Outcome(duplicate=True, status=_stored_status(previous, status))
-        if not claimed:
-            self._take_over(event_id, lease, deadline)
+        if duplicate:
+            return Outcome(duplicate=True, status=stored or status)
+        if not claimed:  # with a marker present, the claim's holder has finished: no lease to respect
+            self._take_over(event_id, lease, deadline, respect_lease=previous is None)
         try:
             if self.inline:
                 self._run(writes, deadline)
@@ -115,11 +122,12 @@ class Executor:
             raise
         return Outcome(duplicate=False, status=status)
 
-    def _take_over(self, event_id: str, lease: float, deadline: float) -> None:
+    def _take_over(self, event_id: str, lease: float, deadline: float, *, respect_lease: bool) -> None:
         """Proceed over a claim only when it has expired (its holder died) or was released."""
-        held = self._run([lambda: self.objects.get(claim_key(event_id))], deadline)[0]
-        if _claim_until(held) > time.time():
-            raise InFlightError("another delivery of this event is being stored")
+        if respect_lease:
+            held = self._run([lambda: self.objects.get(claim_key(event_id))], deadline)[0]
+            if _claim_until(held) > time.time():
+                raise InFlightError("another delivery of this event is being stored")
         self._run([_put(self.objects, _claim(event_id, lease), event_id, if_absent=False)], deadline)
 
     def _release(self, event_id: str) -> None:

@@ -71,6 +71,9 @@ class CosHandler(FaultyHandler):
     do_GET = do_PUT = do_HEAD = _handle
 
     def _do_get(self, bucket: str, key: str, body: bytes) -> None:
+        if not key:
+            self._list(bucket)
+            return
         with self.server.lock:
             obj = self.server.objects.get((bucket, key))
         if obj is None:
@@ -80,6 +83,21 @@ class CosHandler(FaultyHandler):
         return 200
 
     _do_head = _do_get
+
+    def _list(self, bucket: str) -> None:
+        """GET Bucket (list objects), url-encoded keys, pages of max-keys."""
+        query = dict(parse_qsl(urlsplit(self.path).query, True))
+        prefix, marker = query.get("prefix", ""), query.get("marker", "")
+        limit = int(query.get("max-keys") or 1000)
+        with self.server.lock:
+            names = sorted(k for (b, k) in self.server.objects if b == bucket and k.startswith(prefix) and k > marker)
+        page, truncated = names[:limit], len(names) > limit
+        contents = "".join(f"<Contents><Key>{quote(k, safe='/')}</Key></Contents>" for k in page)
+        xml = (f"<ListBucketResult><Name>{bucket}</Name><Prefix>{quote(prefix, safe='/')}</Prefix>"
+               f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+               + (f"<NextMarker>{quote(page[-1], safe='/')}</NextMarker>" if truncated else "")
+               + f"{contents}</ListBucketResult>")
+        self.answer(200, xml.encode(), "application/xml")
 
     def _do_put(self, bucket: str, key: str, body: bytes) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}

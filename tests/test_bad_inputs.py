@@ -57,7 +57,8 @@ def near_valid(draw: st.DrawFn) -> dict:
             body.pop(name, None)
         else:
             body[name] = draw(NASTY)
-    if event_type == 349 and isinstance(body.get("items"), list) and body["items"]:
+    items = body.get("items")
+    if event_type == 349 and isinstance(items, list) and items and isinstance(items[0], dict):
         item = dict(body["items"][0])
         item[draw(st.sampled_from(["title", "begin_time", "key_words", "video_store_url"]))] = draw(NASTY)
         body["items"] = [item]

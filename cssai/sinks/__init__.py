@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from cssai.writes import CopyObject, LogRecord, PutObject
@@ -24,6 +24,10 @@ class ObjectSink(Protocol):
         ...
 
     def copy(self, copy: CopyObject, event_id: str) -> None: ...
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under ``prefix`` (for replay), in key order."""
+        ...
 
 
 class LogSink(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from qcloud_cos import CosConfig, CosS3Client
@@ -96,6 +97,23 @@ class CosObjects:
             raise _service_error("copy", copy.key, exc) from None
         except CosClientError as exc:
             raise _client_error("copy", copy.key, exc) from None
+
+
+    def list(self, prefix: str) -> Iterator[str]:
+        marker = ""
+        while True:
+            try:
+                page = self._cos().list_objects(Bucket=self.bucket, Prefix=self._full(prefix), Marker=marker,
+                                                MaxKeys=1000)
+            except CosServiceError as exc:
+                raise _service_error("list", prefix, exc) from None
+            except CosClientError as exc:
+                raise _client_error("list", prefix, exc) from None
+            for item in page.get("Contents", []):
+                yield item["Key"][len(self.prefix):]
+            if page.get("IsTruncated") != "true":
+                return
+            marker = page.get("NextMarker") or page["Contents"][-1]["Key"]
 
 
 def _client(settings: Settings, keys: credentials.Keys) -> CosS3Client:

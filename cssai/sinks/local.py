@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from cssai.sinks import SinkError
@@ -62,6 +62,14 @@ class LocalObjects:
 
     def copy(self, copy: CopyObject, event_id: str) -> None:
         raise SinkError("media copy needs the COS sink (COS_BUCKET)", transient=False)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                yield path.relative_to(self.root).as_posix()
 
 
 class LocalLogs:
