@@ -51,6 +51,9 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     fields.update(event_id=event_id, event_type=body.get("event_type"), stream_id=_text(body.get("stream_id")))
     plan, status, reason = route(body, event_id, request.body, runtime)
     fields["writes"] = plan.size
+    if logs.logger.isEnabledFor(logging.DEBUG):
+        logs.event("plan", logging.DEBUG, event_id=event_id, objects=[o.key for o in plan.objects],
+                   copies=[c.key for c in plan.copies], records=len(plan.records), status=status)
     deadline = started + _budget(settings.deadline_seconds, context)
     try:
         outcome = runtime.executor.commit(plan, event_id, status, deadline)

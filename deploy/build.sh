@@ -21,7 +21,7 @@ rm -rf "$out"
 mkdir -p "$out"
 "${pip[@]}" install --target "$out" --find-links "$tmp/wheels" --platform manylinux2014_x86_64 \
   --implementation cp --python-version 3.10 --only-binary=:all: -r requirements.txt
-cp -r index.py cssai handlers "$out"/
+cp -r index.py scf_bootstrap cssai handlers "$out"/
 find "$out" -name "__pycache__" -type d -prune -exec rm -rf {} +
 rm -rf "$out"/bin
 du -sh "$out"
