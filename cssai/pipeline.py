@@ -61,6 +61,8 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
         fields["error"] = str(exc)
         return _done(gateway.error(503, "storage unavailable, retry later"), fields, started, "failed", logging.ERROR)
     kind = "duplicate" if outcome.duplicate else "stored"
+    if runtime.notifier is not None and not outcome.duplicate and outcome.status == 200:
+        fields["notify"] = runtime.notifier.notify(plan.records, event_id, deadline)
     if outcome.status == 422:
         fields["error"] = reason
         return _done(gateway.error(422, reason or "event failed validation; dead-lettered"), fields, started, kind)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from cssai import logs
 from cssai.executor import Executor
+from cssai.notify import Notifier
 from cssai.settings import Settings, load
 from cssai.sinks import LogSink, ObjectSink
 from cssai.sinks.local import LocalLogs, LocalObjects
@@ -19,6 +20,7 @@ POOL_SIZE = 16
 class Runtime:
     settings: Settings
     executor: Executor
+    notifier: Notifier | None = None
 
 
 def build(settings: Settings) -> Runtime:
@@ -39,7 +41,8 @@ def build(settings: Settings) -> Runtime:
         records = LocalLogs(settings.local_sink_dir)
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="sink")
     logs.configure(settings.log_level)
-    return Runtime(settings=settings, executor=Executor(objects, records, pool, settings.write_attempts))
+    notifier = Notifier(settings, objects) if settings.notify_url else None
+    return Runtime(settings, Executor(objects, records, pool, settings.write_attempts), notifier)
 
 
 _lock = threading.Lock()

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     media_copy_source_hosts: str = ""
     callback_allowed_cidrs: str = ""
     log_level: str = "INFO"
+    notify_url: str = ""
+    notify_format: str = "json"
+    notify_kinds: str = "quality_alert,keyword_hit,highlight"
+    notify_window_seconds: int = 600
+    notify_timeout_seconds: float = 2.0
+    notify_dingtalk_secret: str = ""
 
     @field_validator("quality_alert_thresholds")
     @classmethod
@@ -101,6 +107,35 @@ class Settings(BaseSettings):
             raise ValueError(f"must be between 1024 and {SCF_MAX_SYNC_BODY}")
         return value
 
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("notify_format")
+    @classmethod
+    def _notify_format(cls, value: str) -> str:
+        if value.lower() not in ("wecom", "dingtalk", "json"):
+            raise ValueError("must be wecom, dingtalk or json")
+        return value.lower()
+
+    @field_validator("notify_kinds")
+    @classmethod
+    def _notify_kinds(cls, value: str) -> str:
+        unknown = set(_split(value)) - {"quality_alert", "keyword_hit", "highlight"}
+        if unknown:
+            raise ValueError(f"unknown kinds {sorted(unknown)}; use quality_alert, keyword_hit, highlight")
+        return value
+
+    @field_validator("notify_window_seconds")
+    @classmethod
+    def _notify_window(cls, value: int) -> int:
+        if not 0 <= value <= 86_400:
+            raise ValueError("must be between 0 (no summarising) and 86400")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -129,6 +164,10 @@ class Settings(BaseSettings):
     @cached_property
     def media_hosts(self) -> frozenset[str]:
         return frozenset(h.lower() for h in _split(self.media_copy_source_hosts))
+
+    @cached_property
+    def notify_kind_set(self) -> frozenset[str]:
+        return frozenset(_split(self.notify_kinds))
 
     @cached_property
     def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
