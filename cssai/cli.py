@@ -14,7 +14,7 @@ from typing import Any
 from cssai import events, runtime
 
 DEV_KEY = "local-dev-key-not-for-production"
-COMMANDS = ("invoke", "serve", "sign", "send", "replay")
+COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report")
 
 
 def _key(explicit: str | None, *, announce: bool = True) -> str:
@@ -127,6 +127,15 @@ def replay(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def report(args: argparse.Namespace) -> int:
+    from cssai import report as reporting
+
+    runtime.reset()
+    html_path, png_path = reporting.write(runtime.current(), args.stream, args.since, args.until, Path(args.out))
+    print(f"wrote {html_path}\nwrote {png_path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python index.py", description="CSS AI callback receiver: local tools.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -167,6 +176,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="store again even if already stored (CLS duplicates!)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     p.set_defaults(run=replay)
+
+    p = sub.add_parser("report", help="an HTML page and a PNG chart of one stream, from the archive")
+    p.add_argument("--stream", required=True, help="stream_id")
+    p.add_argument("--since", help="first event date, YYYY-MM-DD")
+    p.add_argument("--until", help="last event date, YYYY-MM-DD")
+    p.add_argument("--out", default="report", help="output folder")
+    p.set_defaults(run=report)
     return top
 
 
