@@ -1,0 +1,20 @@
+"""The benchmark's pieces run on a tiny setting (figures come from `python -m bench`, not from here)."""
+
+from __future__ import annotations
+
+from bench import common, scaling, warm
+from cssai import runtime
+
+
+def test_warm_and_scaling_pieces_run() -> None:
+    ours, floor = warm.compare(common.sample("349"), runs=2, per_run=3)
+    assert ours.median > 0 and floor.median > 0 and ours.low <= ours.median <= ours.high
+    took, peak = scaling.one(common.threshold_frames(50), runs=2)
+    assert took.median > 0 and peak > 0
+    runtime.reset()
+
+
+def test_generated_events_have_the_requested_size() -> None:
+    assert len(common.threshold_frames(7)["frames"]) == 7
+    assert len(common.highlight_items(10)["items"]) == 10
+    assert len(common.erasing_segments(50)["data"]["subtitle_tmp_res"]) == 50
