@@ -48,7 +48,9 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
         return _refuse(401, str(exc), fields, started)
 
     event_id = identity.event_id(body)
-    fields.update(event_id=event_id, event_type=body.get("event_type"), stream_id=_text(body.get("stream_id")))
+    event_type = body.get("event_type")
+    fields.update(event_id=event_id, event_type=event_type if isinstance(event_type, int) else _text(str(event_type)),
+                  stream_id=_text(body.get("stream_id")))
     plan, status, reason = route(body, event_id, request.body, runtime)
     fields["writes"] = plan.size
     if logs.logger.isEnabledFor(logging.DEBUG):
