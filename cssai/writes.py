@@ -54,13 +54,17 @@ class Plan:
         return len(self.objects) + len(self.records) + len(self.copies)
 
 
+_STABLE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # built once, not per call
+_STABLE_ASCII = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def json_bytes(value: Any) -> bytes:
     """Stable JSON for stored objects: same content, same bytes, on every retry."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _STABLE.encode(value)
     try:
         return text.encode()
     except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes: keep them escaped
-        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        return _STABLE_ASCII.encode(value).encode()
 
 
 def json_object(key: str, value: Any) -> PutObject:
