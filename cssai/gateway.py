@@ -99,7 +99,7 @@ def response(status: int, payload: dict[str, Any]) -> dict[str, Any]:
         "isBase64Encoded": False,
         "statusCode": status,
         "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(payload, ensure_ascii=False),
+        "body": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),  # {"code":0}, as CSS suggests
     }
 
 

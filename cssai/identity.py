@@ -16,13 +16,16 @@ UNSIGNED = ("t", "sign")
 UNDATED = "undated"
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def canonical(body: dict[str, Any]) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the form the event id is the sha256 of."""
+    """Sorted keys, no spaces, non-ASCII escaped: ``json.dumps(body, sort_keys=True, separators=(",", ":"))``.
+
+    Python's own default, so anyone can recompute an event id with one line of stdlib.
+    """
     content = {k: v for k, v in body.items() if k not in UNSIGNED}
-    return _CANONICAL.encode(content).encode("utf-8", "surrogatepass")
+    return _CANONICAL.encode(content).encode()
 
 
 def event_id(body: dict[str, Any]) -> str:

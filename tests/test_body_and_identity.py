@@ -51,6 +51,13 @@ def test_event_id_ignores_t_sign_and_key_order() -> None:
     assert event_id(a) == event_id(b)
     assert event_id(a) != event_id({**a, "stream_id": "s2"})
     assert len(event_id(a)) == 64
+    import hashlib
+    import json
+
+    body = {"event_type": 349, "stream_id": "直播×1", "items": [{"title": "x"}], "t": 5, "sign": "s"}
+    one_line = hashlib.sha256(json.dumps({k: v for k, v in body.items() if k not in ("t", "sign")},
+                                         sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert event_id(body) == one_line  # recomputable with the stdlib's defaults
 
 
 def test_event_day_comes_from_the_event_not_the_clock() -> None:

@@ -98,7 +98,7 @@ def test_a_newcomer_can_curl_the_local_server(tmp_path: Path) -> None:
                                 capture_output=True, text=True, check=True).stdout
         curl = subprocess.run(["curl", "-s", "-w", " %{http_code}", "-H", "Content-Type: application/json",
                                "-d", signed, url], capture_output=True, text=True, check=True, timeout=30)
-        assert curl.stdout == '{"code": 0} 200'
+        assert curl.stdout == '{"code":0} 200'
     finally:
         proc.terminate()
         proc.wait(timeout=10)

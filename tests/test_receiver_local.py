@@ -34,7 +34,7 @@ def test_each_sample_is_stored(invoke: Invoke, sink: Path, event_type: int, shap
     body = sample(event_type)
     answer = invoke(body, shape)
     assert answer["statusCode"] == 200, answer
-    assert answer_body(answer) == {"code": 0}
+    assert answer["body"] == '{"code":0}'  # byte for byte what CSS's documentation suggests
     assert answer["headers"] == {"Content-Type": "application/json"} and answer["isBase64Encoded"] is False
     eid = event_id(body)
     files = tree(sink / "cos")
