@@ -28,7 +28,7 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024  # under both the 5 MB of values and the 6 MB 
 TRUNCATED = "…[truncated]"
 SOURCE = "css-ai-callback"
 _TRANSIENT_PREFIXES = ("ServerNetworkError", "ClientNetworkError", "InternalError", "LimitExceeded",
-                       "RequestLimitExceeded", "ResourceUnavailable", "OperationDenied.AccountIsolate")
+                       "RequestLimitExceeded", "ResourceUnavailable", "FailedOperation.Timeout")
 
 logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)
 
