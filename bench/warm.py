@@ -18,6 +18,7 @@ def discarding_runtime() -> runtime.Runtime:
     os.environ["CSS_CALLBACK_KEYS"] = KEY
     settings = Settings()
     pool = ThreadPoolExecutor(max_workers=runtime.POOL_SIZE)
+    runtime.settle()  # as runtime.build does for a real container
     return runtime.Runtime(settings, Executor(DiscardObjects(), DiscardLogs(), pool, settings.write_attempts))
 
 

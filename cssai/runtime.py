@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cssai import logs
 from cssai.executor import Executor
-from cssai.notify import Notifier
 from cssai.settings import Settings, load
 from cssai.sinks import LogSink, ObjectSink
 from cssai.sinks.local import LocalLogs, LocalObjects
+
+if TYPE_CHECKING:
+    from cssai.notify import Notifier
 
 POOL_SIZE = 16
 
@@ -20,7 +24,7 @@ POOL_SIZE = 16
 class Runtime:
     settings: Settings
     executor: Executor
-    notifier: Notifier | None = None
+    notifier: Notifier | None = None  # built only with NOTIFY_URL
 
 
 def build(settings: Settings) -> Runtime:
@@ -41,8 +45,23 @@ def build(settings: Settings) -> Runtime:
         records = LocalLogs(settings.local_sink_dir)
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="sink")
     logs.configure(settings.log_level)
-    notifier = Notifier(settings, objects) if settings.notify_url else None
+    settle()
+    notifier = None
+    if settings.notify_url:
+        from cssai.notify import Notifier
+
+        notifier = Notifier(settings, objects)
     return Runtime(settings, Executor(objects, records, pool, settings.write_attempts), notifier)
+
+
+def settle() -> None:
+    """Move what start-up made (modules, models, clients) out of the garbage collector's way.
+
+    Those objects live as long as the container; without this, every full collection during a
+    large event walks them again (a 100,000-frame event: 910 -> 814-867 ms in
+    side-by-side runs of bench.scaling here; modest, and the machine is noisy).
+    """
+    gc.freeze()
 
 
 _lock = threading.Lock()
