@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_THRESHOLDS = "PSNR=30,SSIM=0.9,VMAF=70"
@@ -35,10 +35,10 @@ class Settings(BaseSettings):
     cls_region: str = ""
     cls_endpoint_url: str = ""
     quality_alert_thresholds: str = DEFAULT_THRESHOLDS
-    deadline_seconds: float = 15.0
-    request_timeout_seconds: float = 3.0
-    write_attempts: int = 3
-    max_body_bytes: int = SCF_MAX_SYNC_BODY
+    deadline_seconds: float = Field(15.0, ge=1, le=19)  # CSS waits about 20 s
+    request_timeout_seconds: float = Field(3.0, gt=0, le=19)
+    write_attempts: int = Field(3, ge=1, le=10)
+    max_body_bytes: int = Field(SCF_MAX_SYNC_BODY, ge=1024, le=SCF_MAX_SYNC_BODY)
     media_copy: bool = False
     media_copy_source_hosts: str = ""
     callback_allowed_cidrs: str = ""
@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     notify_url: str = ""
     notify_format: str = "json"
     notify_kinds: str = "quality_alert,keyword_hit,highlight"
-    notify_window_seconds: int = 600
-    notify_timeout_seconds: float = 2.0
+    notify_window_seconds: int = Field(600, ge=0, le=86_400)  # 0: post every alert
+    notify_timeout_seconds: float = Field(2.0, gt=0, le=19)
     notify_dingtalk_secret: str = ""
 
     @field_validator("quality_alert_thresholds")
@@ -79,34 +79,6 @@ class Settings(BaseSettings):
             ipaddress.ip_network(cidr, strict=False)
         return value
 
-    @field_validator("deadline_seconds")
-    @classmethod
-    def _deadline(cls, value: float) -> float:
-        if not 1 <= value <= 19:
-            raise ValueError("must be between 1 and 19 seconds (CSS waits about 20 s)")
-        return value
-
-    @field_validator("request_timeout_seconds")
-    @classmethod
-    def _timeout(cls, value: float) -> float:
-        if not 0 < value <= 19:
-            raise ValueError("must be between 0 and 19 seconds")
-        return value
-
-    @field_validator("write_attempts")
-    @classmethod
-    def _attempts(cls, value: int) -> int:
-        if not 1 <= value <= 10:
-            raise ValueError("must be between 1 and 10")
-        return value
-
-    @field_validator("max_body_bytes")
-    @classmethod
-    def _max_body(cls, value: int) -> int:
-        if not 1024 <= value <= SCF_MAX_SYNC_BODY:
-            raise ValueError(f"must be between 1024 and {SCF_MAX_SYNC_BODY}")
-        return value
-
     @field_validator("notify_url")
     @classmethod
     def _notify_url(cls, value: str) -> str:
@@ -127,13 +99,6 @@ class Settings(BaseSettings):
         unknown = set(_split(value)) - {"quality_alert", "keyword_hit", "highlight"}
         if unknown:
             raise ValueError(f"unknown kinds {sorted(unknown)}; use quality_alert, keyword_hit, highlight")
-        return value
-
-    @field_validator("notify_window_seconds")
-    @classmethod
-    def _notify_window(cls, value: int) -> int:
-        if not 0 <= value <= 86_400:
-            raise ValueError("must be between 0 (no summarising) and 86400")
         return value
 
     @field_validator("log_level")

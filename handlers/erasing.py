@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cssai import keys
 from cssai.identity import day
-from cssai.writes import JSON_TYPE, Plan, PutObject, json_bytes, record
+from cssai.writes import Plan, PutObject, json_object, record
 from handlers.base import Callback, HandlerContext, TimeField
 
 _LOOSE = ConfigDict(extra="allow", allow_inf_nan=False)
@@ -71,7 +71,7 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     }
     result = Plan(
         objects=[
-            PutObject(key=f"{base}.json", body=json_bytes(transcript), content_type=JSON_TYPE),
+            json_object(f"{base}.json", transcript),
             PutObject(key=f"{base}.vtt", body=webvtt(segments).encode(), content_type="text/vtt; charset=utf-8"),
         ]
     )
