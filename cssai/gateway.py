@@ -21,6 +21,9 @@ class GatewayError(Exception):
         self.status = status
 
 
+SOURCE_HEADER = "x-scf-remote-addr"
+
+
 @dataclass(frozen=True)
 class Request:
     shape: str
@@ -29,6 +32,7 @@ class Request:
     parsed: dict[str, Any] | None = None
     source_ip: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)  # ambiguous (repeated) parameters are left out
 
 
 def parse(event: object, max_body: int) -> Request:
@@ -54,10 +58,19 @@ def _http(event: dict[str, Any], max_body: int) -> Request:
     raw_headers = event.get("headers") or {}
     if not isinstance(raw_headers, dict):
         raise GatewayError(400, "headers is not an object")
-    headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+    headers: dict[str, str] = {}
+    conflicting: set[str] = set()
+    for key, value in raw_headers.items():
+        name, text = str(key).lower(), str(value)
+        if headers.get(name, text) != text:
+            conflicting.add(name)  # e.g. x-scf-remote-addr and X-SCF-Remote-Addr that disagree
+        headers[name] = text
     context = event.get("requestContext")
     shape = "apigw" if isinstance(context, dict) else "function_url"
-    source_ip = context.get("sourceIp") if isinstance(context, dict) else headers.get("x-scf-remote-addr")
+    if isinstance(context, dict):
+        source_ip = context.get("sourceIp")
+    else:  # two copies that disagree leave the address unknown: an allowlist then refuses (403)
+        source_ip = None if SOURCE_HEADER in conflicting else headers.get(SOURCE_HEADER)
     body = _body(event, max_body) if method.upper() == "POST" else b""
     return Request(
         shape=shape,
@@ -65,7 +78,29 @@ def _http(event: dict[str, Any], max_body: int) -> Request:
         body=body,
         source_ip=source_ip if isinstance(source_ip, str) else None,
         headers=headers,
+        query=_query(event),
     )
+
+
+def _query(event: dict[str, Any]) -> dict[str, str]:
+    """The URL's query parameters: ``queryString`` (Function URL, API Gateway) and API Gateway's
+    ``queryStringParameters`` (doc 583/96099 and 583/31927). A name given twice with different values,
+    or as a list, is dropped: an ambiguous token is no token."""
+    merged: dict[str, str] = {}
+    dropped: set[str] = set()
+    for source in ("queryString", "queryStringParameters"):
+        params = event.get(source)
+        if not isinstance(params, dict):
+            continue
+        for name, value in params.items():
+            key = str(name)
+            if not isinstance(value, str) or merged.get(key, value) != value:
+                dropped.add(key)
+                continue
+            merged[key] = value
+    for key in dropped:
+        merged.pop(key, None)
+    return merged
 
 
 def _body(event: dict[str, Any], max_body: int) -> bytes:

@@ -11,6 +11,8 @@ import logging
 import sys
 from typing import Any
 
+from cssai import text
+
 logger = logging.getLogger("cssai")
 
 
@@ -18,7 +20,7 @@ class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {"level": record.levelname, "msg": record.getMessage()}
         line.update(getattr(record, "fields", {}))
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return text.clean(json.dumps(line, ensure_ascii=False, default=str))
 
 
 class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
@@ -40,6 +42,12 @@ def configure(level: str) -> None:
         logger.addHandler(handler)
         logger.propagate = False
     logger.setLevel(level)
+
+
+def ensure() -> None:
+    """JSON lines on stdout even before the settings could be read (a bad setting is logged too)."""
+    if not any(isinstance(h, _Stdout) for h in logger.handlers):
+        configure("INFO")
 
 
 def event(message: str, level: int = logging.INFO, **fields: Any) -> None:

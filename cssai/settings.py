@@ -7,25 +7,34 @@ one callback at a time.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_THRESHOLDS = "PSNR=30,SSIM=0.9,VMAF=70"
 SCF_MAX_SYNC_BODY = 6 * 1024 * 1024
+MIN_TOKEN_LENGTH = 16
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 class SettingsError(Exception):
-    """A setting is missing or malformed; the message names the variable."""
+    """A setting is missing or malformed; the message and ``variable`` name it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     css_callback_keys: str = ""
+    callback_url_tokens: str = ""
     local_sink_dir: Path = Path("./out")
     cos_bucket: str = ""
     cos_region: str = ""
@@ -49,6 +58,27 @@ class Settings(BaseSettings):
     notify_window_seconds: int = Field(600, ge=0, le=86_400)  # 0: post every alert
     notify_timeout_seconds: float = Field(2.0, gt=0, le=19)
     notify_dingtalk_secret: str = ""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_undefined(cls, value: object, info: ValidationInfo) -> object:
+        """serverless.yml's ``${env:X}`` deploys the string "undefined" when X was not exported.
+
+        Refused for every setting: as a callback key, "undefined" would let anyone sign.
+        """
+        if isinstance(value, str) and value.strip() == "undefined":
+            raise ValueError("is the string 'undefined': it was not exported when serverless.yml was deployed; "
+                             "export it (empty if unused) and deploy again")
+        return value
+
+    @field_validator("callback_url_tokens")
+    @classmethod
+    def _tokens(cls, value: str) -> str:
+        for token in _split(value):
+            if len(token) < MIN_TOKEN_LENGTH or not _URL_SAFE.fullmatch(token):
+                raise ValueError(f"each token needs at least {MIN_TOKEN_LENGTH} characters from [A-Za-z0-9._~-] "
+                                 "(URL-safe, hard to guess)")
+        return value
 
     @field_validator("quality_alert_thresholds")
     @classmethod
@@ -123,6 +153,10 @@ class Settings(BaseSettings):
         return tuple(_split(self.css_callback_keys))
 
     @cached_property
+    def url_tokens(self) -> tuple[str, ...]:
+        return tuple(_split(self.callback_url_tokens))
+
+    @cached_property
     def thresholds(self) -> dict[str, float]:
         return _parse_thresholds(self.quality_alert_thresholds)
 
@@ -163,6 +197,8 @@ def load() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         names = [str(p).upper() for p in first.get("loc", ()) if p != "__root__"]
-        where = names[0] if names else "settings"
         message = first.get("msg", "invalid").removeprefix("Value error, ")
-        raise SettingsError(f"{where}: {message}") from None
+        if not names:  # a rule across settings: its message starts with the variable it asks for
+            head = message.split(" ", 1)[0]
+            names = [head] if head.isupper() else ["settings"]
+        raise SettingsError(names[0], message) from None
