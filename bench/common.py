@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,8 +112,10 @@ class DiscardObjects:
 class DiscardLogs:
     concurrent = False
 
-    def batches(self, records: Sequence[LogRecord]) -> list[Sequence[LogRecord]]:
-        return [records] if records else []
+    def batches(self, records: Iterable[LogRecord]) -> Iterator[Sequence[LogRecord]]:
+        batch = list(records)
+        if batch:
+            yield batch
 
-    def upload(self, records: Sequence[LogRecord]) -> None:
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
         return None

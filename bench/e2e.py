@@ -58,14 +58,12 @@ def write_by_write(rt: runtime.Runtime, body: dict[str, Any]) -> None:
     raw = events.wrap(signed, "apigw")["body"].encode()
     eid = identity.event_id(signed)
     plan, _status, _ = pipeline.route(signed, eid, raw, rt)
-    for rec in plan.records:
-        rec.fields.update(event_id=eid)
     objects, logs = rt.executor.objects, rt.executor.logs
     assert objects.get(marker_key(eid)) is None
     for obj in plan.objects:
         objects.put(obj, eid, if_absent=True)
-    for batch in logs.batches(plan.records):
-        logs.upload(batch)
+    for batch in logs.batches(plan.all_records()):
+        logs.upload(batch, plan.common)
     objects.put(PutObject(marker_key(eid), b'{"status":200}'), eid, if_absent=False)
 
 

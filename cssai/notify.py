@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -45,7 +46,7 @@ class Message:
     lines: tuple[str, ...]
 
 
-def compose(records: list[LogRecord], kinds: frozenset[str]) -> list[Message]:
+def compose(records: Iterable[LogRecord], kinds: frozenset[str]) -> list[Message]:
     """Pure: the messages an event's records call for, one per (kind, subject)."""
     grouped: dict[tuple[str, str], list[LogRecord]] = {}
     for rec in records:
@@ -103,7 +104,7 @@ class Notifier:
         self.settings = settings
         self.objects = objects
 
-    def notify(self, records: list[LogRecord], event_id: str, deadline: float) -> list[str]:
+    def notify(self, records: Iterable[LogRecord], event_id: str, deadline: float) -> list[str]:
         """Post what the records call for; return what happened to each message (for the log)."""
         results = []
         for message in compose(records, self.settings.notify_kind_set):

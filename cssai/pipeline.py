@@ -12,17 +12,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cssai import gateway, identity, keys, logs
+from cssai import gateway, identity, keys, logs, text
+from cssai.auth import authenticate
 from cssai.body import BodyError, parse_object
-from cssai.executor import DeadlineExceededError, InFlightError
+from cssai.executor import DeadlineExceededError, InFlightError, LeaseLostError
 from cssai.runtime import Runtime
-from cssai.signature import SignatureError, verify
+from cssai.signature import SignatureError
 from cssai.sinks import SinkError
 from cssai.writes import Plan, PutObject, json_object
 from handlers import ROUTES, handler_for
 from handlers.base import HandlerContext
 
-SAFETY_MARGIN_SECONDS = 1.0
+SAFETY_MARGIN_SECONDS = 1.0  # kept from SCF's time limit (at most a quarter of it): our answer comes first
 
 
 def handle(event: object, context: object, runtime: Runtime, now: float | None = None) -> dict[str, Any]:
@@ -39,7 +40,8 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
         if settings.allowed_networks and not _allowed(request.source_ip, settings):
             raise gateway.GatewayError(403, "source address not allowed")
         body = request.parsed if request.parsed is not None else parse_object(request.body)
-        verify(body, settings.callback_keys, time.time() if now is None else now)
+        query = None if request.shape == "direct" else request.query
+        authenticate(body, query, settings.callback_keys, settings.url_tokens, time.time() if now is None else now)
     except gateway.GatewayError as exc:
         return _refuse(exc.status, str(exc), fields, started)
     except BodyError as exc:
@@ -51,24 +53,30 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     event_type = body.get("event_type")
     fields.update(event_id=event_id, event_type=event_type if isinstance(event_type, int) else _text(str(event_type)),
                   stream_id=_text(body.get("stream_id")))
+    if text.has_lone_surrogates(request.body):
+        fields["invalid_unicode"] = "lone surrogates replaced by U+FFFD in derived objects and records"
     plan, status, reason = route(body, event_id, request.body, runtime)
-    fields["writes"] = plan.size
     if logs.logger.isEnabledFor(logging.DEBUG):
         logs.event("plan", logging.DEBUG, event_id=event_id, objects=[o.key for o in plan.objects],
-                   copies=[c.key for c in plan.copies], records=len(plan.records), status=status)
-    deadline = started + _budget(settings.deadline_seconds, context)
+                   copies=[c.key for c in plan.copies], records=plan.record_count, status=status)
+    answer_by = started + _budget(settings.deadline_seconds, context)
     try:
-        outcome = runtime.executor.commit(plan, event_id, status, deadline)
-    except (SinkError, DeadlineExceededError, InFlightError) as exc:
-        fields["error"] = str(exc)
+        outcome = runtime.executor.commit(plan, event_id, status, answer_by)
+    except (SinkError, DeadlineExceededError, InFlightError, LeaseLostError) as exc:
+        fields.update(writes=0, error=str(exc))
         return _done(gateway.error(503, "storage unavailable, retry later"), fields, started, "failed", logging.ERROR)
-    kind = "duplicate" if outcome.duplicate else "stored"
+    fields["writes"] = outcome.writes
+    if outcome.refused:  # kept as dead letters in COS: the event is stored, CLS said no to some records
+        fields["cls_refused"] = outcome.refused
     if runtime.notifier is not None and not outcome.duplicate and outcome.status == 200:
-        fields["notify"] = runtime.notifier.notify(plan.records, event_id, deadline)
+        fields["notify"] = runtime.notifier.notify(plan.all_records(), event_id, answer_by)
     if outcome.status == 422:
         fields["error"] = reason
-        return _done(gateway.error(422, reason or "event failed validation; dead-lettered"), fields, started, kind)
-    return _done(gateway.response(200, gateway.OK), fields, started, kind)
+        answer = gateway.error(422, reason or "event failed validation; dead-lettered")
+        return _done(answer, fields, started, "invalid", logging.WARNING)
+    kind = "duplicate" if outcome.duplicate else "stored"
+    return _done(gateway.response(200, gateway.OK), fields, started, kind,
+                 logging.ERROR if outcome.refused else logging.INFO)
 
 
 def route(body: dict[str, Any], event_id: str, raw: bytes, runtime: Runtime) -> tuple[Plan, int, str | None]:
@@ -76,7 +84,8 @@ def route(body: dict[str, Any], event_id: str, raw: bytes, runtime: Runtime) -> 
     settings = runtime.settings
     event_type = body.get("event_type")
     date = identity.day(identity.event_seconds(body))
-    plan = Plan(objects=[PutObject(keys.join("events", keys.segment(event_type), date, f"{event_id}.json"), raw)])
+    plan = Plan(objects=[PutObject(keys.join("events", keys.segment(event_type), date, f"{event_id}.json"), raw)],
+                common={"event_id": event_id, "event_type": str(event_type)}, date=date)
     known = isinstance(event_type, int) and not isinstance(event_type, bool) and event_type in ROUTES
     if not known:
         return plan, 200, None
@@ -90,8 +99,6 @@ def route(body: dict[str, Any], event_id: str, raw: bytes, runtime: Runtime) -> 
     except Exception as exc:  # a handler bug must not lose the event: dead-letter it
         reason = f"handler failed: {type(exc).__name__}"
     else:
-        for rec in produced.records:
-            rec.fields.update(event_id=event_id, event_type=str(event_type))
         plan.extend(produced)
         return plan, 200, None
     letter = {"event_id": event_id, "event_type": event_type, "reason": reason, "event": body}
@@ -108,9 +115,11 @@ def _validation_reason(exc: ValidationError) -> str:
 
 
 def _budget(deadline_seconds: float, context: object) -> float:
+    """Seconds until we must answer: DEADLINE_SECONDS, and always inside SCF's own time limit."""
     limit_ms = _context_value(context, "time_limit_in_ms")
     if isinstance(limit_ms, (int, float)) and not isinstance(limit_ms, bool) and limit_ms > 0:
-        return max(0.5, min(deadline_seconds, limit_ms / 1000 - SAFETY_MARGIN_SECONDS))
+        limit = limit_ms / 1000
+        return min(deadline_seconds, limit - min(SAFETY_MARGIN_SECONDS, limit / 4))
     return deadline_seconds
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cssai import keys
+from cssai import identity, keys
 from cssai.runtime import Runtime
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 800, 100
@@ -81,7 +81,12 @@ def _add(data: StreamData, body: dict[str, Any], thresholds: dict[str, float]) -
                     offset = max(0, int(hit.get("begin_time") or 0) - int(seg.get("start_pts") or 0))
                     data.keyword_hits.append((int(seg["start_unix_time"]) * 1000 + offset, str(hit.get("word", ""))))
     if kind == 349:
-        data.highlights.extend(item for item in body.get("items") or [] if isinstance(item, dict))
+        short_id = identity.event_id(body)[:16]
+        for item in body.get("items") or []:
+            if isinstance(item, dict):
+                name = f"{item.get('begin_time')}-{item.get('end_time')}-{short_id}"
+                stem = keys.join("highlights", keys.segment(data.stream), identity.day(item.get("begin_time")), name)
+                data.highlights.append({**item, "_stem": stem})
 
 
 def _num(value: object) -> bool:
@@ -143,7 +148,7 @@ def page(data: StreamData, png: bytes, runtime: Runtime) -> str:
     rows = []
     objects = runtime.executor.objects
     for item in data.highlights:
-        stem = f"highlights/{keys.segment(data.stream)}/{item.get('begin_time')}-{item.get('end_time')}"
+        stem = item["_stem"]
         cover = next((c for c in (objects.get(f"{stem}{ext}") for ext in (".jpg", ".png")) if c), None)
         image = (f'<img alt="cover" src="data:image/jpeg;base64,{base64.b64encode(cover).decode()}">' if cover
                  else f'<span class="url">{esc(str(item.get("cov_img_store_url") or "no cover"))}</span>')

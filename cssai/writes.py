@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+from cssai import text
 
 JSON_TYPE = "application/json"
 
@@ -38,33 +42,51 @@ class CopyObject:
     key: str
 
 
+class RecordStream(Protocol):
+    """Many records, made while they are uploaded (a batch at a time) instead of all at once.
+
+    A 6 MB 344 carries ~150,000 frames: as LogRecords at once they would take ~80 MB.
+    Iterating twice must give the same records.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[LogRecord]: ...
+
+
 @dataclass
 class Plan:
     objects: list[PutObject] = field(default_factory=list)
     records: list[LogRecord] = field(default_factory=list)
     copies: list[CopyObject] = field(default_factory=list)
+    streams: list[RecordStream] = field(default_factory=list)
+    common: dict[str, str] = field(default_factory=dict)  # fields every record carries, added by the sink
+    date: str = "undated"  # the event's own date, for dead letters the executor writes
 
     def extend(self, other: Plan) -> None:
         self.objects.extend(other.objects)
         self.records.extend(other.records)
         self.copies.extend(other.copies)
+        self.streams.extend(other.streams)
+
+    def all_records(self) -> Iterator[LogRecord]:
+        return itertools.chain(self.records, *self.streams)
+
+    @property
+    def record_count(self) -> int:
+        return len(self.records) + sum(len(s) for s in self.streams)
 
     @property
     def size(self) -> int:
-        return len(self.objects) + len(self.records) + len(self.copies)
+        return len(self.objects) + self.record_count + len(self.copies)
 
 
 _STABLE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # built once, not per call
-_STABLE_ASCII = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def json_bytes(value: Any) -> bytes:
-    """Stable JSON for stored objects: same content, same bytes, on every retry."""
-    text = _STABLE.encode(value)
-    try:
-        return text.encode()
-    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes: keep them escaped
-        return _STABLE_ASCII.encode(value).encode()
+    """Stable JSON for stored objects: same content, same bytes, on every retry (lone surrogates -> U+FFFD)."""
+    return text.utf8(_STABLE.encode(value))
 
 
 def json_object(key: str, value: Any) -> PutObject:

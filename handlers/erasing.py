@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cssai import keys
+from cssai import keys, text
 from cssai.identity import day
-from cssai.writes import Plan, PutObject, json_object, record
+from cssai.writes import LogRecord, Plan, PutObject, json_object, record
 from handlers.base import Callback, HandlerContext, TimeField
 
 _LOOSE = ConfigDict(extra="allow", allow_inf_nan=False)
@@ -69,17 +70,27 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
         "segments": [s.model_dump(exclude_unset=False) for s in segments],
         "keyword_hits": [k.word for s in segments for k in s.keywords_info],
     }
-    result = Plan(
-        objects=[
-            json_object(f"{base}.json", transcript),
-            PutObject(key=f"{base}.vtt", body=webvtt(segments).encode(), content_type="text/vtt; charset=utf-8"),
-        ]
-    )
-    common = {"stream_id": event.stream_id, "task_id": event.task_id}
-    for seg in segments:
-        seg_ms = (seg.start_unix_time or 0) * 1000
-        result.records.append(
-            record(
+    vtt = PutObject(key=f"{base}.vtt", body=text.utf8(webvtt(segments)), content_type="text/vtt; charset=utf-8")
+    result = Plan(objects=[json_object(f"{base}.json", transcript), vtt])
+    result.streams.append(SegmentRecords(segments, {"stream_id": event.stream_id, "task_id": event.task_id}))
+    return result
+
+
+class SegmentRecords:
+    """A ``subtitle`` record per segment and a ``keyword_hit`` per hit, made as they are uploaded."""
+
+    def __init__(self, segments: list[Segment], common: dict[str, str | None]) -> None:
+        self.segments = segments
+        self.common = common
+
+    def __len__(self) -> int:
+        return sum(1 + len(seg.keywords_info) for seg in self.segments)
+
+    def __iter__(self) -> Iterator[LogRecord]:
+        common = self.common
+        for seg in self.segments:
+            seg_ms = (seg.start_unix_time or 0) * 1000
+            yield record(
                 seg_ms,
                 kind="subtitle",
                 text=seg.src_txt,
@@ -90,11 +101,9 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
                 keyword_count=len(seg.keywords_info),
                 **common,
             )
-        )
-        for hit in seg.keywords_info:
-            offset = max(0, (hit.begin_time or 0) - (seg.start_pts or 0)) if hit.begin_time is not None else 0
-            result.records.append(
-                record(
+            for hit in seg.keywords_info:
+                offset = max(0, (hit.begin_time or 0) - (seg.start_pts or 0)) if hit.begin_time is not None else 0
+                yield record(
                     seg_ms + offset,
                     kind="keyword_hit",
                     word=hit.word,
@@ -103,8 +112,6 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
                     text=seg.src_txt,
                     **common,
                 )
-            )
-    return result
 
 
 def webvtt(segments: list[Segment]) -> str:

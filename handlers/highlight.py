@@ -1,4 +1,10 @@
-"""Smart highlight (349): one clip record per item, and optionally a copy of its media."""
+"""Smart highlight (349): one clip record per item, and optionally a copy of its media.
+
+Keys carry the event's identity, ``highlights/{stream}/{date}/{begin}-{end}-{id16}.json``: two
+different events with the same times never collide, a redelivery rewrites the same keys. Object
+writes are bounded whatever the body holds: beyond ``MAX_CLIP_OBJECTS`` items the event's clips go
+into one object (``…/clips-{id16}.json``) and media is not copied; every item is still a CLS record.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cssai import keys
+from cssai.identity import day
 from cssai.media import cos_source
 from cssai.writes import CopyObject, Plan, json_object, record
 from handlers.base import Callback, HandlerContext, TimeField
+
+MAX_CLIP_OBJECTS = 50  # with media copy: at most 50 clips + 100 copies + the archive, per event
 
 
 class Item(BaseModel):
@@ -36,8 +45,9 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     event = HighlightEvent.model_validate(body)
     stream = keys.segment(event.stream_id)
     result = Plan()
+    one_each = len(event.items) <= MAX_CLIP_OBJECTS
+    clips = []
     for item in event.items:
-        stem = keys.join("highlights", stream, f"{item.begin_time}-{item.end_time}")
         clip = {
             "event_id": ctx.event_id,
             "event_type": event.event_type,
@@ -47,7 +57,14 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
             "stream_id": event.stream_id,
             **item.model_dump(),
         }
-        result.objects.append(json_object(f"{stem}.json", clip))
+        if one_each:
+            name = f"{item.begin_time}-{item.end_time}-{ctx.short_id}"
+            stem = keys.join("highlights", stream, day(item.begin_time), name)
+            result.objects.append(json_object(f"{stem}.json", clip))
+            if ctx.media_hosts:
+                result.copies.extend(_media_copies(item, stem, ctx.media_hosts))
+        else:
+            clips.append(clip)
         result.records.append(
             record(
                 item.begin_time * 1000,
@@ -64,8 +81,9 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
                 key_words=item.key_words,
             )
         )
-        if ctx.media_hosts:
-            result.copies.extend(_media_copies(item, stem, ctx.media_hosts))
+    if clips:
+        key = keys.join("highlights", stream, day(event.items[0].begin_time), f"clips-{ctx.short_id}.json")
+        result.objects.append(json_object(key, {"event_id": ctx.event_id, "count": len(clips), "clips": clips}))
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -60,7 +61,7 @@ def plan_threshold(body: dict, ctx: HandlerContext) -> Plan:
     name = f"{keys.segment(event.metric)}-{event.event_time}-{ctx.short_id}.json"
     plan = Plan(objects=[json_object(keys.join("alerts", "quality", stream, date, name), alert)])
     plan.records.append(_alert_record(event, alert))
-    plan.records.extend(_frame_records(event))
+    plan.streams.append(FrameRecords(event))
     return plan
 
 
@@ -87,7 +88,7 @@ def plan_average(body: dict, ctx: HandlerContext) -> Plan:
         avg_name = f"{metric}-avg-{event.event_time}-{ctx.short_id}.json"
         plan.objects.append(json_object(keys.join("alerts", "quality", stream, date, avg_name), alert))
         plan.records.append(_alert_record(event, alert))
-    plan.records.extend(_frame_records(event))
+    plan.streams.append(FrameRecords(event))
     return plan
 
 
@@ -114,10 +115,17 @@ def _alert_record(event: QualityEvent, alert: dict) -> LogRecord:
     return record(event.event_time * 1000, kind="quality_alert", **_flat(alert))
 
 
-def _frame_records(event: QualityEvent) -> list[LogRecord]:
-    """One record per frame, built directly: this is the hot loop of a long evaluation."""
-    common = {"kind": "quality_frame", "stream_id": event.stream_id, "class": event.metric}
-    return [
-        LogRecord(f["time"], {**common, "score": str(f["score"]), "frame_time_ms": str(f["time"])})
-        for f in event.frames
-    ]
+class FrameRecords:
+    """One ``quality_frame`` record per frame, made as they are uploaded, never all at once."""
+
+    def __init__(self, event: QualityEvent) -> None:
+        self.frames = event.frames
+        self.common = {"kind": "quality_frame", "stream_id": event.stream_id, "class": event.metric}
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __iter__(self) -> Iterator[LogRecord]:
+        common = self.common
+        for f in self.frames:  # the hot loop of a long evaluation: built directly
+            yield LogRecord(f["time"], {**common, "score": str(f["score"]), "frame_time_ms": str(f["time"])})

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, clip_key, sample
 
 
 def test_cli_runs_every_sample_on_the_local_default(tmp_path: Path) -> None:
@@ -21,5 +21,5 @@ def test_cli_runs_every_sample_on_the_local_default(tmp_path: Path) -> None:
         assert run.returncode == 0, run.stderr
         assert "dev key" in run.stderr
         assert run.stdout.count("HTTP 200") == 4
-    assert (tmp_path / "out" / "cos" / "highlights" / "test1820" / "1761128808-1761128834.json").is_file()
+    assert (tmp_path / "out" / "cos" / clip_key(sample(349))).is_file()
     assert (tmp_path / "out" / "cls" / "records.jsonl").read_text().count("\n") == 10

@@ -20,7 +20,7 @@ def objects(plan: Plan) -> dict[str, dict]:
 
 
 def kinds(plan: Plan) -> list[str]:
-    return [r.fields["kind"] for r in plan.records]
+    return [r.fields["kind"] for r in plan.all_records()]
 
 
 def test_routes_cover_the_four_families() -> None:
@@ -36,7 +36,7 @@ def test_344_alert_and_one_record_per_frame() -> None:
     assert alert["min_score"] == 22.78 and alert["frame_count"] == 2
     assert (alert["first_frame_ms"], alert["last_frame_ms"]) == (1752130785280, 1752130786281)
     assert kinds(plan) == ["quality_alert", "quality_frame", "quality_frame"]
-    frames = [r for r in plan.records if r.fields["kind"] == "quality_frame"]
+    frames = [r for r in plan.all_records() if r.fields["kind"] == "quality_frame"]
     assert [(r.time_ms, r.fields["score"]) for r in frames] == [(1752130785280, "22.78"), (1752130786281, "32.75")]
     assert plan.records[0].time_ms == 1752130787000
 
@@ -78,7 +78,7 @@ def test_347_transcript_vtt_and_records() -> None:
     vtt = next(o for o in plan.objects if o.key.endswith(".vtt")).body.decode()
     assert vtt.startswith("WEBVTT") and "00:15:54.864 --> 00:16:04.464" in vtt
     assert kinds(plan) == ["subtitle", "keyword_hit"]
-    hit = plan.records[1]
+    hit = list(plan.all_records())[1]
     assert hit.fields["word"] == "Central Commission for Discipline Inspection"
     assert hit.time_ms == 1750402588000 + (957759 - 954864)
 
@@ -89,10 +89,10 @@ def test_349_one_clip_per_item() -> None:
     plan = highlight.plan(body, CTX)
     docs = objects(plan)
     assert sorted(docs) == [
-        "highlights/test1820/1761128808-1761128834.json",
-        "highlights/test1820/1761128900-1761128930.json",
+        "highlights/test1820/2025-10-22/1761128808-1761128834-eeeeeeeeeeeeeeee.json",
+        "highlights/test1820/2025-10-22/1761128900-1761128930-eeeeeeeeeeeeeeee.json",
     ]
-    clip = docs["highlights/test1820/1761128808-1761128834.json"]
+    clip = docs["highlights/test1820/2025-10-22/1761128808-1761128834-eeeeeeeeeeeeeeee.json"]
     assert clip["title"].startswith("Bed sheets") and clip["key_words"][0] == "25 yuan"
     assert clip["video_store_url"].endswith(".mp4") and clip["event_id"] == "e" * 64
     assert kinds(plan) == ["highlight", "highlight"]
@@ -106,7 +106,7 @@ def test_models_tolerate_unknown_fields_and_missing_optionals() -> None:
     plan = highlight.plan(body, CTX)
     assert len(plan.objects) == 1
     minimal = {"event_type": 347, "stream_id": "s"}
-    assert erasing.plan(minimal, CTX).records == []
+    assert list(erasing.plan(minimal, CTX).all_records()) == []
 
 
 @pytest.mark.parametrize(
@@ -134,6 +134,6 @@ def test_media_copy_only_from_allowlisted_hosts() -> None:
     (copy,) = plan.copies
     assert (copy.source_bucket, copy.source_region) == ("your", "ap-nanjing")
     assert copy.source_key.startswith("SmartHighlights/")
-    assert copy.key == "highlights/test1820/1761128808-1761128834.mp4"
+    assert copy.key == "highlights/test1820/2025-10-22/1761128808-1761128834-eeeeeeeeeeeeeeee.mp4"
     other = HandlerContext(event_id="e" * 64, media_hosts=frozenset({"mine.cos.ap-guangzhou.myqcloud.com"}))
     assert highlight.plan(sample(349), other).copies == []

@@ -20,7 +20,7 @@ import index
 from cssai import cli, events, runtime
 from cssai import replay as replaying
 from cssai.serve import make_server
-from tests.conftest import KEY, ROOT, SAMPLES, Cloud, local_records, sample, tree
+from tests.conftest import KEY, ROOT, SAMPLES, Cloud, clip_key, local_records, sample, tree
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def post(url: str, data: bytes, method: str = "POST") -> tuple[int, dict]:
 def test_serve_answers_a_real_http_client(server: str, sink: Path) -> None:
     status, body = post(server, json.dumps(events.signed(sample(349), KEY)).encode())
     assert (status, body) == (200, {"code": 0})
-    assert (sink / "cos" / "highlights" / "test1820" / "1761128808-1761128834.json").is_file()
+    assert (sink / "cos" / clip_key(sample(349))).is_file()
     assert post(server, json.dumps(events.signed(sample(349), "wrong-key")).encode())[0] == 401
     assert post(server, b"{not json")[0] == 400
     assert post(server, b"\xff\xfe binary")[0] == 400  # sent on base64-encoded, refused as not UTF-8
@@ -116,7 +116,7 @@ def test_replay_from_the_local_sink(sink: Path, capsys: pytest.CaptureFixture[st
 
     assert cli.main(["replay", "--type", "349", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "put highlights/test1820/1761128808-1761128834.json" in out and "1 CLS record(s)" in out
+    assert f"put {clip_key(sample(349))}" in out and "1 CLS record(s)" in out
     assert not (sink / "cos" / "highlights").exists()
 
     assert cli.main(["replay"]) == 0
@@ -124,7 +124,7 @@ def test_replay_from_the_local_sink(sink: Path, capsys: pytest.CaptureFixture[st
 
     assert cli.main(["replay", "--type", "349", "--stream", "test1820", "--force"]) == 0
     assert "1 event(s): 1 stored" in capsys.readouterr().out
-    assert (sink / "cos" / "highlights" / "test1820" / "1761128808-1761128834.json").is_file()
+    assert (sink / "cos" / clip_key(sample(349))).is_file()
     assert len(local_records(sink)) == len(records) + 1  # forced: the highlight record again
 
 
@@ -158,10 +158,10 @@ def test_replay_from_the_local_cos_server(cloud: Cloud, capsys: pytest.CaptureFi
         index.main_handler(events.wrap(events.signed({**sample(event_type), "stream_id": "a/b c"}, KEY), "url"), None)
     uploads = len(cloud.cls.uploads)
     with cloud.cos.lock:
-        del cloud.cos.objects[("callbacks-1250000000", "css/highlights/a%2Fb%20c/1761128808-1761128834.json")]
+        del cloud.cos.objects[("callbacks-1250000000", "css/" + clip_key({**sample(349), "stream_id": "a/b c"}))]
     assert cli.main(["replay", "--type", "349", "--force"]) == 0
     assert "1 event(s): 1 stored" in capsys.readouterr().out
-    assert "css/highlights/a%2Fb%20c/1761128808-1761128834.json" in cloud.objects()
+    assert "css/" + clip_key({**sample(349), "stream_id": "a/b c"}) in cloud.objects()
     assert len(cloud.cls.uploads) == uploads + 1
     assert cli.main(["replay", "--stream", "a/b c"]) == 0
     assert "4 event(s): 0 stored, 4 already stored" in capsys.readouterr().out

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cssai import cli, report, runtime
-from tests.conftest import Invoke, sample
+from tests.conftest import Invoke, clip_key, sample
 
 FRAMES = [{"score": 25.0 + i, "time": 1752130785000 + 1000 * i} for i in range(8)]
 
@@ -69,7 +69,7 @@ def test_dates_filter_the_archive() -> None:
 
 def test_a_copied_cover_is_embedded(invoke: Invoke, sink: Path) -> None:
     assert invoke(sample(349))["statusCode"] == 200
-    cover = sink / "cos" / "highlights" / "test1820" / "1761128808-1761128834.jpg"
+    cover = sink / "cos" / clip_key(sample(349), ".jpg")
     cover.write_bytes(b"\xff\xd8\xff fake jpeg")
     data = report.collect(runtime.current(), "test1820", None, None)
     page = report.page(data, report.chart(data, {}), runtime.current())

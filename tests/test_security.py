@@ -65,7 +65,7 @@ def test_titles_and_urls_are_data_not_paths(invoke: Invoke, sink: Path) -> None:
     body = sample(349)
     body["items"][0].update(title="../../../x\x00", video_store_url="file:///etc/passwd", summary="\u202e" * 100)
     assert invoke(body)["statusCode"] == 200
-    (clip,) = (sink / "cos" / "highlights" / "test1820").glob("*.json")
+    (clip,) = (sink / "cos" / "highlights" / "test1820").rglob("*.json")
     assert json.loads(clip.read_text())["title"] == "../../../x\x00"
 
 

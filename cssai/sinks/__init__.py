@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from cssai.writes import CopyObject, LogRecord, PutObject
 
 
 class SinkError(Exception):
-    """A write failed; ``transient`` says whether trying again may help."""
+    """A write failed; ``transient`` says whether trying again may help.
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    ``refused``: the service read the request and will never accept it (bad data, a closed topic):
+    the records are kept as a dead letter instead, so one bad record cannot lose the event.
+    """
+
+    def __init__(self, message: str, *, transient: bool, refused: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+        self.refused = refused
 
 
 class ObjectSink(Protocol):
@@ -31,6 +36,10 @@ class ObjectSink(Protocol):
 
 
 class LogSink(Protocol):
-    def batches(self, records: Sequence[LogRecord]) -> list[Sequence[LogRecord]]: ...
+    def batches(self, records: Iterable[LogRecord]) -> Iterator[Sequence[LogRecord]]:
+        """Consecutive uploads within the service's per-request limits, made as they are consumed."""
+        ...
 
-    def upload(self, records: Sequence[LogRecord]) -> None: ...
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
+        """Upload one batch; ``common`` fields are added to every record."""
+        ...

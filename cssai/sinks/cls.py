@@ -1,14 +1,18 @@
 """CLS records through tencentcloud-sdk-python-cls ``UploadLog`` with a protobuf body.
 
-Limits from the CLS "API/SDK upload limits" page: at most 10,000 logs in a request,
-1 MB per value, 5 MB of values per request, 6 MB of body before compression, and no
-key may start with ``_``. A bigger event is split into several uploads.
+Limits from the CLS "API/SDK upload limits" page (doc 614/78959): at most 10,000 logs in a
+logGroup, 1 MB per value, 5 MB of values per request, 6 MB of body before compression, and no
+key may start with ``_``. A bigger event is split into several uploads, built one at a time.
+
+Error classes, from UploadLog's error codes (doc 614/42787; the SDK's ``cls/v20201016/errorcodes.py``):
+throttling and service faults are retried; anything else the service answered with a code is a
+refusal that no retry can change (bad data, a closed or missing topic, a denied account).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from tencentcloud.cls.v20201016 import cls_client, models
@@ -16,6 +20,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
+from cssai import text
 from cssai.credentials import EnvCredential
 from cssai.settings import Settings
 from cssai.sinks import SinkError
@@ -27,8 +32,10 @@ MAX_VALUE_BYTES = 1024 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # under both the 5 MB of values and the 6 MB body
 TRUNCATED = "…[truncated]"
 SOURCE = "css-ai-callback"
-_TRANSIENT_PREFIXES = ("ServerNetworkError", "ClientNetworkError", "InternalError", "LimitExceeded",
-                       "RequestLimitExceeded", "ResourceUnavailable", "FailedOperation.Timeout")
+_TRANSIENT = ("ServerNetworkError", "ClientNetworkError", "InternalError", "RequestLimitExceeded",
+              "ResourceUnavailable", "FailedOperation.Timeout", "FailedOperation.WriteQpsLimit",
+              "FailedOperation.WriteTrafficLimit", "SpeedQuotaExceed")
+_CREDENTIALS = ("AuthFailure", "UnauthorizedOperation")
 
 logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)
 
@@ -44,43 +51,58 @@ class ClsLogs:
             http = HttpProfile(protocol=url.scheme, endpoint=url.netloc, reqTimeout=settings.request_timeout_seconds)
         self._client = cls_client.ClsClient(EnvCredential(), settings.cls_region, ClientProfile(httpProfile=http))
 
-    def batches(self, records: Sequence[LogRecord]) -> list[Sequence[LogRecord]]:
-        """Split into uploads that respect CLS's per-request limits; usually one."""
-        out: list[Sequence[LogRecord]] = []
-        start, size = 0, 0
-        for index, rec in enumerate(records):
+    def batches(self, records: Iterable[LogRecord]) -> Iterator[Sequence[LogRecord]]:
+        """Uploads that respect CLS's per-request limits (usually one), made as they are consumed."""
+        batch: list[LogRecord] = []
+        size = 0
+        for rec in records:
             cost = 16 + sum(len(k) + min(_utf8_len(v), MAX_VALUE_BYTES) + 8 for k, v in rec.fields.items())
-            if index > start and (index - start >= MAX_LOGS or size + cost > MAX_BATCH_BYTES):
-                out.append(records[start:index])
-                start, size = index, 0
+            if batch and (len(batch) >= MAX_LOGS or size + cost > MAX_BATCH_BYTES):
+                yield batch
+                batch, size = [], 0
+            batch.append(rec)
             size += cost
-        if start < len(records):
-            out.append(records[start:])
-        return out
+        if batch:
+            yield batch
 
-    def upload(self, records: Sequence[LogRecord]) -> None:
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
         request = models.UploadLogRequest()
         request.TopicId = self.topic_id
         try:
-            self._client.UploadLog(request, encode(records))
+            self._client.UploadLog(request, encode(records, common))
         except TencentCloudSDKException as exc:
-            code = exc.get_code() or ""
-            transient = code.startswith(_TRANSIENT_PREFIXES)
-            raise SinkError(f"CLS UploadLog: {code}: {str(exc.get_message())[:200]}", transient=transient) from None
+            raise classify(exc) from None
 
 
-def encode(records: Sequence[LogRecord]) -> bytes:
+def classify(exc: TencentCloudSDKException) -> SinkError:
+    """Throttling and faults: retried. Credentials: a 503 until fixed. Any other code: refused for good."""
+    code = exc.get_code() or ""
+    message = f"CLS UploadLog: {code}: {str(exc.get_message())[:200]}"
+    if code.startswith(_TRANSIENT) or not code:
+        return SinkError(message, transient=True)
+    if code.startswith(_CREDENTIALS):
+        return SinkError(message + " (check the credentials and the role's cls:UploadLog)", transient=False)
+    return SinkError(message, transient=False, refused=True)
+
+
+def encode(records: Sequence[LogRecord], common: Mapping[str, str] | None = None) -> bytes:
     """The LogGroupList protobuf body of one upload."""
     groups = LogGroupList()
     group = groups.logGroupList.add()
     group.source = SOURCE
+    shared = [(key.lstrip("_") or "field", _bounded(value)) for key, value in (common or {}).items()]
     for rec in records:
         log = group.logs.add()
         log.time = rec.time_ms
+        contents = log.contents
         for key, value in rec.fields.items():
-            content = log.contents.add()
+            content = contents.add()
             content.key = key.lstrip("_") or "field"
             content.value = _bounded(value)
+        for key, value in shared:
+            content = contents.add()
+            content.key = key
+            content.value = value
     return groups.SerializeToString()
 
 
@@ -92,7 +114,7 @@ def _bounded(value: str) -> str:
     """A value CLS accepts: valid UTF-8 (lone surrogates replaced) and at most 1 MB."""
     if value.isascii() and len(value) <= MAX_VALUE_BYTES:
         return value
-    data = value.encode("utf-8", "replace")
+    data = text.utf8(value)
     if len(data) <= MAX_VALUE_BYTES:
         return data.decode()
     return data[: MAX_VALUE_BYTES - 32].decode(errors="ignore") + TRUNCATED

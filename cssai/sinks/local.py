@@ -6,13 +6,15 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from cssai import text
 from cssai.sinks import SinkError
 from cssai.writes import CopyObject, LogRecord, PutObject
 
 RECORDS_FILE = "records.jsonl"
+BATCH = 10_000  # as CLS: a huge event never holds all its lines in memory at once
 
 
 class LocalObjects:
@@ -82,16 +84,23 @@ class LocalLogs:
     def __init__(self, root: Path) -> None:
         self.path = root / "cls" / RECORDS_FILE
 
-    def batches(self, records: Sequence[LogRecord]) -> list[Sequence[LogRecord]]:
-        return [records] if records else []
+    def batches(self, records: Iterable[LogRecord]) -> Iterator[Sequence[LogRecord]]:
+        batch: list[LogRecord] = []
+        for rec in records:
+            batch.append(rec)
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
-    def upload(self, records: Sequence[LogRecord]) -> None:
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
         lines = "".join(
-            json.dumps({"time_ms": r.time_ms, **r.fields}, ensure_ascii=False) + "\n" for r in records
+            json.dumps({"time_ms": r.time_ms, **r.fields, **common}, ensure_ascii=False) + "\n" for r in records
         )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, open(self.path, "a", encoding="utf-8", errors="replace") as handle:
-                handle.write(lines)
+            with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(text.clean(lines))
         except OSError as exc:
             raise SinkError(f"local log append failed: {exc.strerror}", transient=True) from exc

@@ -1,0 +1,40 @@
+"""Text that is not valid Unicode, made storable.
+
+JSON allows ``"\\ud83d"``: a lone surrogate, which no UTF-8 encoder accepts. The archive keeps the
+body byte for byte; everything derived from it (objects, records, log lines) gets U+FFFD instead,
+so one odd character can neither fail a write nor dead-letter an event.
+"""
+
+from __future__ import annotations
+
+import re
+
+REPLACEMENT = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A \\uD8xx-\\uDBxx escape not followed by a low one, or a \\uDCxx-\\uDFxx escape not preceded by a high one.
+_LONE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def clean(value: str) -> str:
+    """``value`` with every lone surrogate replaced by U+FFFD (a no-op, and cheap, for valid text)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(REPLACEMENT, value)
+    return value
+
+
+def utf8(value: str) -> bytes:
+    """UTF-8 bytes of ``value``, lone surrogates replaced."""
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(REPLACEMENT, value).encode("utf-8")
+
+
+def has_lone_surrogates(raw: bytes) -> bool:
+    """Whether a JSON body escapes a lone surrogate (logged, so the replacement is not silent)."""
+    return b"\\u" in raw and _LONE_ESCAPE.search(raw) is not None
