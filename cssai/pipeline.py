@@ -53,8 +53,9 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     event_type = body.get("event_type")
     fields.update(event_id=event_id, event_type=event_type if isinstance(event_type, int) else _text(str(event_type)),
                   stream_id=_text(body.get("stream_id")))
-    if text.has_lone_surrogates(request.body):
+    if text.has_lone_surrogates(request.body):  # derived writes get U+FFFD; the archive keeps the bytes
         fields["invalid_unicode"] = "lone surrogates replaced by U+FFFD in derived objects and records"
+        body = text.clean_tree(body)
     plan, status, reason = route(body, event_id, request.body, runtime)
     if logs.logger.isEnabledFor(logging.DEBUG):
         logs.event("plan", logging.DEBUG, event_id=event_id, objects=[o.key for o in plan.objects],

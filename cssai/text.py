@@ -8,6 +8,7 @@ so one odd character can neither fail a write nor dead-letter an event.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -38,3 +39,14 @@ def utf8(value: str) -> bytes:
 def has_lone_surrogates(raw: bytes) -> bool:
     """Whether a JSON body escapes a lone surrogate (logged, so the replacement is not silent)."""
     return b"\\u" in raw and _LONE_ESCAPE.search(raw) is not None
+
+
+def clean_tree(value: Any) -> Any:
+    """A copy of a parsed JSON value with every string cleaned (only called when a body needs it)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k): clean_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_tree(v) for v in value]
+    return value

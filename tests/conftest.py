@@ -133,6 +133,8 @@ class Cloud:
     def records(self) -> list[dict[str, Any]]:
         return self.cls.records(TOPIC)
 
+    cls_topic = TOPIC
+
 
 @pytest.fixture
 def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:

@@ -52,7 +52,18 @@ class ClsHandler(FaultyHandler):
     def do_POST(self) -> None:
         payload = self.read_body()
         topic = self.headers.get("X-CLS-TopicId", "")
-        if self.apply_fault(topic):
+        groups = LogGroupList()
+        try:
+            groups.ParseFromString(payload)
+        except Exception:  # refused below as the real service would, after auth
+            groups = LogGroupList()
+        records = [
+            {"time_ms": log.time, **{c.key: c.value for c in log.contents}}
+            for group in groups.logGroupList
+            for log in group.logs
+        ]
+        first_event = records[0].get("event_id", "") if records else ""
+        if self.apply_fault(f"{topic}/{first_event}"):  # faults can aim at one event's upload
             return
         if self.headers.get("X-TC-Action") != "UploadLog":
             self._error("InvalidAction", "only UploadLog")
@@ -60,13 +71,10 @@ class ClsHandler(FaultyHandler):
         if not self._authorised(payload):
             self._error("AuthFailure.SignatureFailure", "signature mismatch")
             return
-        groups = LogGroupList()
-        groups.ParseFromString(payload)
-        records = [
-            {"time_ms": log.time, **{c.key: c.value for c in log.contents}}
-            for group in groups.logGroupList
-            for log in group.logs
-        ]
+        refusal = self.server.refuse.get(topic)
+        if refusal:
+            self._error(refusal, "refused by the test")
+            return
         with self.server.lock:
             self.server.uploads.append((topic, records))
         self.answer(200, json.dumps({"Response": {"RequestId": "fake"}}).encode(), "application/json")
@@ -79,6 +87,7 @@ class ClsServer(FaultyServer):
         self.secret_key = secret_key
         self.token = token
         self.uploads: list[tuple[str, list[dict]]] = []
+        self.refuse: dict[str, str] = {}  # topic -> an error code every upload to it gets
 
     def records(self, topic: str | None = None) -> list[dict]:
         with self.lock:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -13,13 +17,20 @@ from typing import Any
 
 @dataclass
 class Fault:
-    """Fail the next ``times`` requests that match: HTTP 5xx, a slow answer, or a dropped connection."""
+    """Fail the next ``times`` requests that match.
+
+    Kinds: "500"/"503" (an error answer), "slow" (answer after ``delay``), "drop" (close without
+    processing), "hang", "lost" (process the write, then close without answering: the answer is
+    lost after the write landed), "kill_before" / "kill_after" (SIGKILL process ``pid`` before the
+    request is processed, or after it landed and before the answer: a container that dies).
+    """
 
     method: str
     pattern: str
-    kind: str  # "500", "503", "slow", "drop", "hang"
+    kind: str
     times: int = 1
     delay: float = 0.0
+    pid: int = 0
 
     def matches(self, method: str, target: str) -> bool:
         return self.times > 0 and self.method in (method, "*") and re.search(self.pattern, target) is not None
@@ -51,9 +62,15 @@ class FaultyServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def inject(self, method: str, pattern: str, kind: str, times: int = 1, delay: float = 0.0) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (the crash harness) is expected: stay quiet about it."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+    def inject(self, method: str, pattern: str, kind: str, times: int = 1, delay: float = 0.0, pid: int = 0) -> None:
         with self.lock:
-            self.faults.append(Fault(method, pattern, kind, times, delay))
+            self.faults.append(Fault(method, pattern, kind, times, delay, pid))
 
     def take_fault(self, method: str, target: str) -> Fault | None:
         with self.lock:
@@ -102,10 +119,19 @@ class FaultyHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             self.server.record(self.command, target, 0)
             return True
+        if fault.kind == "kill_before":
+            _kill(fault.pid)
+            self.server.record(self.command, target, -1)
+            self.close_connection = True
+            return True
+        if fault.kind in ("lost", "kill_after"):
+            self._after = fault  # processed as usual; answer() then drops (and kills)
+            return False
         self.answer(int(fault.kind), b"<Error><Code>InternalError</Code></Error>", "application/xml")
         return True
 
     target = ""
+    _after: Fault | None = None
 
     def setup(self) -> None:
         super().setup()
@@ -115,6 +141,13 @@ class FaultyHandler(BaseHTTPRequestHandler):
     def answer(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         """Record, then reply: the log is complete by the time the client sees the answer."""
         self.server.record(self.command, self.target, status)
+        after, self._after = self._after, None
+        if after is not None:  # the write landed; its answer never arrives
+            if after.kind == "kill_after":
+                _kill(after.pid)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -123,3 +156,9 @@ class FaultyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def _kill(pid: int) -> None:
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
