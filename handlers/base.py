@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import InitErrorDetails
 
 INT64 = 2**63 - 1
 
@@ -38,3 +40,36 @@ class Callback(BaseModel):
 def TimeField(**kwargs: object) -> int:  # noqa: N802 - reads like a type at the call site
     """An int64 unix time, never negative."""
     return Field(ge=0, le=INT64, **kwargs)  # type: ignore[return-value]
+
+
+CHUNK = 10_000
+T = TypeVar("T")
+
+
+def validated_chunks(adapter: TypeAdapter[list[T]], raw: object, where: tuple[str, ...],
+                     title: str) -> Iterator[list[T]]:
+    """A long list validated ``CHUNK`` items at a time, so that no full validated copy is ever held.
+
+    Errors keep their place in the body (``frames.12345.score``), as one model's would.
+    """
+    if not isinstance(raw, list):
+        try:
+            adapter.validate_python(raw)
+        except ValidationError as exc:
+            raise _moved(exc, where, 0, title) from None
+        return
+    for start in range(0, len(raw), CHUNK):
+        try:
+            yield adapter.validate_python(raw[start:start + CHUNK])
+        except ValidationError as exc:
+            raise _moved(exc, where, start, title) from None
+
+
+def _moved(exc: ValidationError, where: tuple[str, ...], offset: int, title: str) -> ValidationError:
+    details: list[InitErrorDetails] = []
+    for err in exc.errors(include_url=False):
+        loc: list[Any] = list(err["loc"])
+        if loc and isinstance(loc[0], int):
+            loc[0] += offset
+        details.append({"type": err["type"], "loc": (*where, *loc), "input": err["input"], "ctx": err.get("ctx", {})})
+    return ValidationError.from_exception_data(title, details)

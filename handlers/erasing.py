@@ -1,16 +1,20 @@
-"""Smart erasing (347): ASR subtitles and the keywords they hit -> transcript + records."""
+"""Smart erasing (347): ASR subtitles and the keywords they hit -> transcript + records.
+
+A 6 MB event holds ~16,000 segments: they are validated a chunk at a time (never all held as
+models), once for the transcript and the WebVTT, and again while their records are uploaded.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from cssai import keys, text
 from cssai.identity import day
 from cssai.writes import LogRecord, Plan, PutObject, json_object, record
-from handlers.base import Callback, HandlerContext, TimeField
+from handlers.base import Callback, HandlerContext, TimeField, validated_chunks
 
 _LOOSE = ConfigDict(extra="allow", allow_inf_nan=False)
 
@@ -36,8 +40,7 @@ class Segment(BaseModel):
 
 class ErasingData(BaseModel):
     model_config = _LOOSE
-
-    subtitle_tmp_res: list[Segment] = Field(default_factory=list)
+    # subtitle_tmp_res: list[Segment], validated apart in chunks (segments()) to bound memory
 
 
 class ErasingEvent(Callback):
@@ -52,10 +55,24 @@ class ErasingEvent(Callback):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+_SEGMENTS = TypeAdapter(list[Segment])
+
+
+def segments(raw: object) -> Iterator[list[Segment]]:
+    return validated_chunks(_SEGMENTS, raw, ("data", "subtitle_tmp_res"), "ErasingEvent")
+
+
 def plan(body: dict, ctx: HandlerContext) -> Plan:
-    event = ErasingEvent.model_validate(body)
-    segments = event.data.subtitle_tmp_res
-    first = segments[0] if segments else None
+    data = body.get("data")
+    raw = data.get("subtitle_tmp_res", []) if isinstance(data, dict) else []
+    event = ErasingEvent.model_validate({**body, "data": _without_segments(data)} if "data" in body else body)
+    first: Segment | None = None
+    words: list[str] = []
+    cues: list[str] = ["WEBVTT", ""]
+    for chunk in segments(raw):  # one validating pass: nothing but what the objects need is kept
+        first = first or (chunk[0] if chunk else None)
+        words.extend(k.word for seg in chunk for k in seg.keywords_info)
+        cues.extend(_cues(chunk))
     start = first.start_unix_time if first else None
     stream = keys.segment(event.stream_id)
     stem = f"{keys.segment(event.task_id)}-{first.start_pts if first else 0}-{ctx.short_id}"
@@ -67,28 +84,34 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
         "stream_id": event.stream_id,
         "channel_id": event.channel_id,
         "task_id": event.task_id,
-        "segments": [s.model_dump(exclude_unset=False) for s in segments],
-        "keyword_hits": [k.word for s in segments for k in s.keywords_info],
+        "segments": raw,  # validated above; kept as sent, not copied
+        "keyword_hits": words,
     }
-    vtt = PutObject(key=f"{base}.vtt", body=text.utf8(webvtt(segments)), content_type="text/vtt; charset=utf-8")
+    vtt = PutObject(key=f"{base}.vtt", body=text.utf8("\n".join(cues)), content_type="text/vtt; charset=utf-8")
     result = Plan(objects=[json_object(f"{base}.json", transcript), vtt])
-    result.streams.append(SegmentRecords(segments, {"stream_id": event.stream_id, "task_id": event.task_id}))
+    result.streams.append(SegmentRecords(raw, {"stream_id": event.stream_id, "task_id": event.task_id}))
     return result
+
+
+def _without_segments(data: object) -> object:
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if k != "subtitle_tmp_res"}
+    return data
 
 
 class SegmentRecords:
     """A ``subtitle`` record per segment and a ``keyword_hit`` per hit, made as they are uploaded."""
 
-    def __init__(self, segments: list[Segment], common: dict[str, str | None]) -> None:
-        self.segments = segments
+    def __init__(self, raw_segments: list, common: dict[str, str | None]) -> None:
+        self.raw = raw_segments
         self.common = common
 
     def __len__(self) -> int:
-        return sum(1 + len(seg.keywords_info) for seg in self.segments)
+        return sum(1 + len(seg.get("keywords_info") or []) for seg in self.raw)
 
     def __iter__(self) -> Iterator[LogRecord]:
         common = self.common
-        for seg in self.segments:
+        for seg in (seg for chunk in segments(self.raw) for seg in chunk):
             seg_ms = (seg.start_unix_time or 0) * 1000
             yield record(
                 seg_ms,
@@ -114,15 +137,17 @@ class SegmentRecords:
                 )
 
 
-def webvtt(segments: list[Segment]) -> str:
+def webvtt(segs: list[Segment]) -> str:
     """A WebVTT rendering on the audio timeline (pts), for players and reviewers."""
-    lines = ["WEBVTT", ""]
-    for seg in segments:
+    return "\n".join(["WEBVTT", "", *_cues(segs)])
+
+
+def _cues(segs: list[Segment]) -> Iterator[str]:
+    for seg in segs:
         if seg.start_pts is None or seg.end_pts is None:
             continue
-        text = " ".join(seg.src_txt.split()).replace("-->", "->")
-        lines += [f"{_clock(seg.start_pts)} --> {_clock(max(seg.end_pts, seg.start_pts))}", text or "-", ""]
-    return "\n".join(lines)
+        line = " ".join(seg.src_txt.split()).replace("-->", "->")
+        yield from (f"{_clock(seg.start_pts)} --> {_clock(max(seg.end_pts, seg.start_pts))}", line or "-", "")
 
 
 def _clock(ms: int) -> str:

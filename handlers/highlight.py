@@ -9,15 +9,16 @@ into one object (``…/clips-{id16}.json``) and media is not copied; every item 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from cssai import keys
 from cssai.identity import day
 from cssai.media import cos_source
-from cssai.writes import CopyObject, Plan, json_object, record
-from handlers.base import Callback, HandlerContext, TimeField
+from cssai.writes import CopyObject, LogRecord, Plan, json_object, record
+from handlers.base import Callback, HandlerContext, TimeField, validated_chunks
 
 MAX_CLIP_OBJECTS = 50  # with media copy: at most 50 clips + 100 copies + the archive, per event
 
@@ -38,35 +39,56 @@ class HighlightEvent(Callback):
     event_type: Literal[349]
     domain: str | None = None
     path: str | None = None
-    items: list[Item] = Field(default_factory=list)
+    # items: list[Item], validated apart in chunks (items()) to bound memory
+
+
+_ITEMS = TypeAdapter(list[Item])
+
+
+def items(raw: object) -> Iterator[list[Item]]:
+    return validated_chunks(_ITEMS, raw, ("items",), "HighlightEvent")
 
 
 def plan(body: dict, ctx: HandlerContext) -> Plan:
-    event = HighlightEvent.model_validate(body)
+    raw = body.get("items", [])
+    event = HighlightEvent.model_validate({k: v for k, v in body.items() if k != "items"})
     stream = keys.segment(event.stream_id)
+    envelope = {"event_id": ctx.event_id, "event_type": event.event_type, "appid": event.appid,
+                "domain": event.domain, "path": event.path, "stream_id": event.stream_id}
+    one_each = isinstance(raw, list) and len(raw) <= MAX_CLIP_OBJECTS
     result = Plan()
-    one_each = len(event.items) <= MAX_CLIP_OBJECTS
-    clips = []
-    for item in event.items:
-        clip = {
-            "event_id": ctx.event_id,
-            "event_type": event.event_type,
-            "appid": event.appid,
-            "domain": event.domain,
-            "path": event.path,
-            "stream_id": event.stream_id,
-            **item.model_dump(),
-        }
-        if one_each:
+    first_begin: int | None = None
+    for chunk in items(raw):  # validates every item, whatever the count
+        for item in chunk:
+            first_begin = item.begin_time if first_begin is None else first_begin
+            if not one_each:
+                continue
             name = f"{item.begin_time}-{item.end_time}-{ctx.short_id}"
             stem = keys.join("highlights", stream, day(item.begin_time), name)
-            result.objects.append(json_object(f"{stem}.json", clip))
+            result.objects.append(json_object(f"{stem}.json", {**envelope, **item.model_dump()}))
             if ctx.media_hosts:
                 result.copies.extend(_media_copies(item, stem, ctx.media_hosts))
-        else:
-            clips.append(clip)
-        result.records.append(
-            record(
+    if not one_each:  # many clips: one object holds them all, as sent
+        key = keys.join("highlights", stream, day(first_begin), f"clips-{ctx.short_id}.json")
+        result.objects.append(json_object(key, {**envelope, "count": len(raw), "items": raw}))
+    result.streams.append(HighlightRecords(raw, event))
+    return result
+
+
+class HighlightRecords:
+    """One ``highlight`` record per item, made a validated chunk at a time as they are uploaded."""
+
+    def __init__(self, raw_items: list, event: HighlightEvent) -> None:
+        self.raw = raw_items
+        self.event = event
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __iter__(self) -> Iterator[LogRecord]:
+        event = self.event
+        for item in (item for chunk in items(self.raw) for item in chunk):
+            yield record(
                 item.begin_time * 1000,
                 kind="highlight",
                 stream_id=event.stream_id,
@@ -80,11 +102,6 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
                 cov_img_store_url=item.cov_img_store_url,
                 key_words=item.key_words,
             )
-        )
-    if clips:
-        key = keys.join("highlights", stream, day(event.items[0].begin_time), f"clips-{ctx.short_id}.json")
-        result.objects.append(json_object(key, {"event_id": ctx.event_id, "count": len(clips), "clips": clips}))
-    return result
 
 
 def _media_copies(item: Item, stem: str, hosts: frozenset[str]) -> list[CopyObject]:

@@ -1,17 +1,22 @@
-"""Quality evaluation (344 threshold frames, 345 period averages) -> alerts, reports, frames."""
+"""Quality evaluation (344 threshold frames, 345 period averages) -> alerts, reports, frames.
+
+A 6 MB evaluation holds ~157,000 frames. They are validated in chunks and never all copied: one pass
+checks them and sums them up for the alert or report, and the ``quality_frame`` records are made
+from the body's own frames, a validated chunk at a time, while they are uploaded.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from cssai import keys
 from cssai.identity import day
 from cssai.writes import LogRecord, Plan, json_object, record
-from handlers.base import INT64, Callback, HandlerContext, TimeField
+from handlers.base import INT64, Callback, HandlerContext, TimeField, validated_chunks
 
 KNOWN_CLASSES = ("PSNR", "SSIM", "VMAF", "VQA")
 
@@ -32,7 +37,7 @@ class QualityEvent(Callback):
     event_time: int = TimeField()
     transcode_template_id: int | None = None
     watermark_template_id: int | None = None
-    frames: list[Frame] = Field(default_factory=list)
+    # frames: list[Frame], validated apart in chunks (validated_frames) to bound memory
     function: str | None = None
     metric: str = Field(alias="class", min_length=1)
 
@@ -45,28 +50,59 @@ class AverageEvent(QualityEvent):
     min_score: float | None = None
 
 
+_FRAMES = TypeAdapter(list[Frame])
+
+
+def validated_frames(raw: object) -> Iterator[list[Frame]]:
+    return validated_chunks(_FRAMES, raw, ("frames",), "QualityEvent")
+
+
+class FrameSummary:
+    """Count, lowest score and time span of the frames, from one validating pass."""
+
+    def __init__(self, raw: object) -> None:
+        self.count = 0
+        self.min_score: float | None = None
+        self.first_ms: int | None = None
+        self.last_ms: int | None = None
+        for chunk in validated_frames(raw):
+            if not chunk:
+                continue
+            self.count += len(chunk)
+            low = min(f["score"] for f in chunk)
+            first = min(f["time"] for f in chunk)
+            last = max(f["time"] for f in chunk)
+            self.min_score = low if self.min_score is None else min(self.min_score, low)
+            self.first_ms = first if self.first_ms is None else min(self.first_ms, first)
+            self.last_ms = last if self.last_ms is None else max(self.last_ms, last)
+
+
+def _validate(model: type[QualityEvent], body: dict) -> tuple[QualityEvent, FrameSummary]:
+    fields = {k: v for k, v in body.items() if k != "frames"}  # a shallow copy: the frames are not copied
+    event = model.model_validate(fields)
+    return event, FrameSummary(body.get("frames", []))
+
+
 def plan_threshold(body: dict, ctx: HandlerContext) -> Plan:
-    event = QualityEvent.model_validate(body)
+    event, frames = _validate(QualityEvent, body)
     stream, date = keys.segment(event.stream_id), day(event.event_time)
-    scores = [f["score"] for f in event.frames]
-    times = [f["time"] for f in event.frames]
     alert = {
         **_identity(event, ctx),
         "reason": "frames_below_css_threshold",
-        "min_score": min(scores) if scores else None,
-        "frame_count": len(scores),
-        "first_frame_ms": min(times) if times else None,
-        "last_frame_ms": max(times) if times else None,
+        "min_score": frames.min_score,
+        "frame_count": frames.count,
+        "first_frame_ms": frames.first_ms,
+        "last_frame_ms": frames.last_ms,
     }
     name = f"{keys.segment(event.metric)}-{event.event_time}-{ctx.short_id}.json"
     plan = Plan(objects=[json_object(keys.join("alerts", "quality", stream, date, name), alert)])
     plan.records.append(_alert_record(event, alert))
-    plan.streams.append(FrameRecords(event))
+    plan.streams.append(FrameRecords(body.get("frames", []), event))
     return plan
 
 
 def plan_average(body: dict, ctx: HandlerContext) -> Plan:
-    event = AverageEvent.model_validate(body)
+    event, frames = _validate(AverageEvent, body)
     stream, date = keys.segment(event.stream_id), day(event.event_time)
     metric = keys.segment(event.metric)
     threshold = ctx.thresholds.get(event.metric.upper())
@@ -76,7 +112,7 @@ def plan_average(body: dict, ctx: HandlerContext) -> Plan:
         "average_score": event.average_score,
         "max_score": event.max_score,
         "min_score": event.min_score,
-        "frame_count": len(event.frames),
+        "frame_count": frames.count,
         "threshold": threshold,
         "below_threshold": below,
     }
@@ -88,7 +124,7 @@ def plan_average(body: dict, ctx: HandlerContext) -> Plan:
         avg_name = f"{metric}-avg-{event.event_time}-{ctx.short_id}.json"
         plan.objects.append(json_object(keys.join("alerts", "quality", stream, date, avg_name), alert))
         plan.records.append(_alert_record(event, alert))
-    plan.streams.append(FrameRecords(event))
+    plan.streams.append(FrameRecords(body.get("frames", []), event))
     return plan
 
 
@@ -116,16 +152,17 @@ def _alert_record(event: QualityEvent, alert: dict) -> LogRecord:
 
 
 class FrameRecords:
-    """One ``quality_frame`` record per frame, made as they are uploaded, never all at once."""
+    """One ``quality_frame`` record per frame, made a validated chunk at a time as they are uploaded."""
 
-    def __init__(self, event: QualityEvent) -> None:
-        self.frames = event.frames
+    def __init__(self, raw_frames: list, event: QualityEvent) -> None:
+        self.raw = raw_frames
         self.common = {"kind": "quality_frame", "stream_id": event.stream_id, "class": event.metric}
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.raw)
 
     def __iter__(self) -> Iterator[LogRecord]:
         common = self.common
-        for f in self.frames:  # the hot loop of a long evaluation: built directly
-            yield LogRecord(f["time"], {**common, "score": str(f["score"]), "frame_time_ms": str(f["time"])})
+        for chunk in validated_frames(self.raw):
+            for f in chunk:  # the hot loop of a long evaluation: built directly
+                yield LogRecord(f["time"], {**common, "score": str(f["score"]), "frame_time_ms": str(f["time"])})

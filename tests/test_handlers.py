@@ -96,7 +96,7 @@ def test_349_one_clip_per_item() -> None:
     assert clip["title"].startswith("Bed sheets") and clip["key_words"][0] == "25 yuan"
     assert clip["video_store_url"].endswith(".mp4") and clip["event_id"] == "e" * 64
     assert kinds(plan) == ["highlight", "highlight"]
-    assert plan.records[0].fields["key_words"].startswith("25 yuan,Link number one")
+    assert next(plan.all_records()).fields["key_words"].startswith("25 yuan,Link number one")
     assert plan.copies == []
 
 

@@ -29,7 +29,7 @@ from cssai.writes import LogRecord
 
 MAX_LOGS = 10_000
 MAX_VALUE_BYTES = 1024 * 1024
-MAX_BATCH_BYTES = 4 * 1024 * 1024  # under both the 5 MB of values and the 6 MB body
+MAX_BATCH_BYTES = 2 * 1024 * 1024  # well under the 5 MB of values and 6 MB of body; bounds memory per upload
 TRUNCATED = "…[truncated]"
 SOURCE = "css-ai-callback"
 _TRANSIENT = ("ServerNetworkError", "ClientNetworkError", "InternalError", "RequestLimitExceeded",

@@ -1,0 +1,44 @@
+"""The local COS and CLS servers in a process of their own, for benchmarks and the operator's trials.
+
+``python -m tests.servers [--latency SECONDS]`` prints one JSON line with the servers' URLs and
+credentials, then serves until its standard input closes. Running them apart from the receiver
+keeps their CPU out of the receiver's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tests.fake_cls import ClsServer
+from tests.fake_cos import CosServer
+
+SECRET_ID, SECRET_KEY = "AKIDlocalservers", "local-servers-secret"
+BUCKET, TOPIC = "bench-1250000000", "bench-topic"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.servers", description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args(argv)
+    cos = CosServer(SECRET_ID, SECRET_KEY).start()
+    cls = ClsServer(SECRET_ID, SECRET_KEY).start()
+    cos.latency = cls.latency = args.latency
+    env = {
+        "COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "COS_ENDPOINT_URL": cos.url,
+        "CLS_TOPIC_ID": TOPIC, "CLS_REGION": "ap-guangzhou", "CLS_ENDPOINT_URL": cls.url,
+        "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY,
+    }
+    print(json.dumps(env), flush=True)
+    for line in sys.stdin:  # a line asks for the request counts so far; EOF stops
+        if line.strip() == "counts":
+            with cos.lock, cls.lock:
+                print(json.dumps({"cos": len(cos.log), "cls": len(cls.log)}), flush=True)
+    cos.stop()
+    cls.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,31 @@
+"""The largest body of each family, in a fresh process, within 60% of the function's memorySize.
+
+This runs the memory benchmark (bench/memory.py) itself: each family's 6 MB body, read as SCF's
+runtime hands it over, handled against COS and CLS servers in another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bench import memory
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, str]]:
+    proc, env = memory.servers()
+    yield env
+    if proc.stdin:
+        proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("kind", sorted(memory.BUILDERS))
+def test_peak_rss_of_the_largest_body_is_within_60_percent(servers: dict[str, str], kind: str) -> None:
+    result = memory.measure(kind, servers)
+    assert result["status"] == 200
+    assert result["body_bytes"] > 5.9 * 2**20  # really the largest: within 0.1 MiB of the 6 MB limit
+    budget_kb = 0.6 * memory.memory_size() * 1024
+    assert result["peak_kb"] <= budget_kb, (kind, result["peak_kb"] // 1024, memory.memory_size())
