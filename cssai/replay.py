@@ -94,7 +94,7 @@ def run(runtime: Runtime, source: str, filters: Filters, *, dry_run: bool, force
                 print(f"  put {obj.key} ({len(obj.body)} bytes)", file=out)
             for copy in plan.copies:
                 print(f"  copy {copy.source_bucket}/{copy.source_key} -> {copy.key}", file=out)
-            print(f"  {len(plan.records)} CLS record(s)", file=out)
+            print(f"  {plan.record_count} CLS record(s)", file=out)
         else:
             deadline = time.monotonic() + runtime.settings.deadline_seconds
             try:
