@@ -14,7 +14,7 @@ from typing import Any
 from cssai import events, runtime
 
 DEV_KEY = "local-dev-key-not-for-production"
-COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report")
+COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor")
 
 
 def _key(explicit: str | None, *, announce: bool = True) -> str:
@@ -136,6 +136,17 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    from cssai import doctor as preflight
+
+    checks = preflight.run(runtime.build, notify=args.notify)
+    for check in checks:
+        print("\n".join(check.lines()))
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} of {len(checks)} checks passed" + (": fix the ✗ lines above" if failed else ""))
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python index.py", description="CSS AI callback receiver: local tools.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -183,6 +194,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="last event date, YYYY-MM-DD")
     p.add_argument("--out", default="report", help="output folder")
     p.set_defaults(run=report)
+
+    p = sub.add_parser("doctor", help="preflight: settings, authentication, COS (create-if-absent), CLS, notifications")
+    p.add_argument("--notify", action="store_true", help="also post a test message to NOTIFY_URL")
+    p.set_defaults(run=doctor)
     return top
 
 

@@ -119,7 +119,7 @@ class Notifier:
             if not first:
                 results.append(f"{message.kind}: summarised")
                 continue
-            results.append(f"{message.kind}: {self._post(message, window_end, deadline)}")
+            results.append(f"{message.kind}: {self.post(message, window_end, deadline)}")
         return results
 
     def _claim_window(self, message: Message, event_id: str) -> tuple[bool, int | None]:
@@ -133,7 +133,7 @@ class Notifier:
         first = self.objects.put(PutObject(key, json.dumps({"event_id": event_id}).encode()), event_id, if_absent=True)
         return first, start + window
 
-    def _post(self, message: Message, window_end: int | None, deadline: float) -> str:
+    def post(self, message: Message, window_end: int | None, deadline: float) -> str:
         body = json.dumps(payload(message, self.settings.notify_format, window_end), ensure_ascii=False).encode()
         url = self._signed_url()
         timeout = max(0.1, min(self.settings.notify_timeout_seconds, deadline - time.monotonic()))

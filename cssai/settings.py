@@ -199,6 +199,6 @@ def load() -> Settings:
         names = [str(p).upper() for p in first.get("loc", ()) if p != "__root__"]
         message = first.get("msg", "invalid").removeprefix("Value error, ")
         if not names:  # a rule across settings: its message starts with the variable it asks for
-            head = message.split(" ", 1)[0]
-            names = [head] if head.isupper() else ["settings"]
+            head, _, rest = message.partition(" ")
+            names, message = ([head], rest) if head.isupper() else (["settings"], message)
         raise SettingsError(names[0], message) from None

@@ -68,9 +68,18 @@ class CosHandler(FaultyHandler):
             return
         getattr(self, f"_do_{self.command.lower()}")(bucket, key, body)
 
-    do_GET = do_PUT = do_HEAD = _handle
+    do_GET = do_PUT = do_HEAD = do_DELETE = _handle
+
+    def _do_delete(self, bucket: str, key: str, body: bytes) -> None:
+        with self.server.lock:
+            self.server.objects.pop((bucket, key), None)
+        self.answer(204, b"", "application/xml")
 
     def _do_get(self, bucket: str, key: str, body: bytes) -> None:
+        if not key and "versioning" in dict(parse_qsl(urlsplit(self.path).query, True)):
+            status = "<Status>Enabled</Status>" if self.server.versioned else ""
+            self.answer(200, f"<VersioningConfiguration>{status}</VersioningConfiguration>".encode(), "application/xml")
+            return
         if not key:
             self._list(bucket)
             return
@@ -112,7 +121,8 @@ class CosHandler(FaultyHandler):
             body = original.body
         with self.server.lock:
             existing = self.server.objects.get((bucket, key))
-            if existing is not None and headers.get("x-cos-forbid-overwrite") == "true":
+            forbid = headers.get("x-cos-forbid-overwrite") == "true" and not self.server.versioned
+            if existing is not None and forbid:
                 conflict = True
             else:
                 conflict = False
@@ -135,6 +145,7 @@ class CosServer(FaultyServer):
         self.secret_key = secret_key
         self.token = token
         self.objects: dict[tuple[str, str], StoredObject] = {}
+        self.versioned = False  # as COS with versioning on: x-cos-forbid-overwrite is ignored
 
     def keys(self, bucket: str) -> dict[str, bytes]:
         with self.lock:

@@ -99,6 +99,35 @@ class CosObjects:
             raise _client_error("copy", copy.key, exc) from None
 
 
+    def head(self, key: str) -> bool:
+        try:
+            self._cos().head_object(Bucket=self.bucket, Key=self._full(key))
+        except CosServiceError as exc:
+            if exc.get_status_code() == 404:
+                return False
+            raise _service_error("head", key, exc) from None
+        except CosClientError as exc:
+            raise _client_error("head", key, exc) from None
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self._cos().delete_object(Bucket=self.bucket, Key=self._full(key))
+        except CosServiceError as exc:
+            raise _service_error("delete", key, exc) from None
+        except CosClientError as exc:
+            raise _client_error("delete", key, exc) from None
+
+    def versioning(self) -> str:
+        """The bucket's versioning status: "Enabled", "Suspended", or "" (never enabled)."""
+        try:
+            answer = self._cos().get_bucket_versioning(Bucket=self.bucket)
+        except CosServiceError as exc:
+            raise _service_error("get versioning of", self.bucket, exc) from None
+        except CosClientError as exc:
+            raise _client_error("get versioning of", self.bucket, exc) from None
+        return str((answer or {}).get("Status") or "")
+
     def list(self, prefix: str) -> Iterator[str]:
         marker = ""
         while True:
