@@ -3,20 +3,43 @@
 # Binary wheels for that platform only, so compiled packages (pydantic-core, protobuf) match the cloud.
 # crcmod (needed by cos-python-sdk-v5) ships only as source: we turn it into a pure-Python wheel
 # (it falls back to its pure-Python CRC when its C extension is absent).
+# The packaging tools run from a fresh virtual environment of their own, so nothing from the
+# machine's global site-packages can leak into the package.
+# Before building for a deploy it checks that every ${env:X} serverless.yml reads is set (in the
+# environment or in .env): an unset one would be deployed as the string "undefined".
+# CHECK_DEPLOY_ENV=0 skips that check (the size benchmark builds without a .env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build}
+
+if [[ "${CHECK_DEPLOY_ENV:-1}" == "1" ]]; then
+  missing=()
+  for name in $(grep -v '^[[:space:]]*#' serverless.yml | grep -o '\${env:[A-Za-z_][A-Za-z0-9_]*}' | sed 's/^\${env:\(.*\)}$/\1/' | sort -u); do
+    if [[ -z "${!name+set}" ]] && ! grep -qE "^${name}=" .env 2>/dev/null; then
+      missing+=("$name")
+    fi
+  done
+  if (( ${#missing[@]} )); then
+    echo "deploy/build.sh: not set: ${missing[*]}" >&2
+    echo "  serverless.yml would deploy them as the string 'undefined'. Copy deploy/env.example to .env" >&2
+    echo "  and give each a value (empty is fine for what you do not use)." >&2
+    exit 2
+  fi
+fi
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pip=(python3 -m pip --disable-pip-version-check --quiet)
-"${pip[@]}" install --target "$tmp/tools" wheel
+python3 -m venv "$tmp/venv"
+export PYTHONNOUSERSITE=1
+pip=("$tmp/venv/bin/python" -m pip --disable-pip-version-check --quiet)
+"${pip[@]}" install wheel
 "${pip[@]}" wheel --no-deps --wheel-dir "$tmp/src" crcmod
-PYTHONPATH="$tmp/tools" python3 -m wheel unpack --dest "$tmp/unpacked" "$tmp"/src/crcmod-*.whl
+"$tmp/venv/bin/python" -m wheel unpack --dest "$tmp/unpacked" "$tmp"/src/crcmod-*.whl
 find "$tmp/unpacked" -name "*.so" -delete
 sed -i -e 's/^Tag: .*/Tag: py3-none-any/' -e 's/^Root-Is-Purelib: .*/Root-Is-Purelib: true/' \
   "$tmp"/unpacked/crcmod-*/crcmod-*.dist-info/WHEEL
 mkdir -p "$tmp/wheels"
-PYTHONPATH="$tmp/tools" python3 -m wheel pack --dest-dir "$tmp/wheels" "$tmp"/unpacked/crcmod-*
+"$tmp/venv/bin/python" -m wheel pack --dest-dir "$tmp/wheels" "$tmp"/unpacked/crcmod-*
 rm -rf "$out"
 mkdir -p "$out"
 "${pip[@]}" install --target "$out" --find-links "$tmp/wheels" --platform manylinux2014_x86_64 \
