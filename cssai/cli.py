@@ -1,20 +1,41 @@
-"""The operator's command line: ``python index.py [invoke] SAMPLE...``, ``serve``, ``sign``, ``send``, ``replay``."""
+"""The operator's command line: ``python index.py [invoke] SAMPLE...``, ``serve``, ``sign``, ``send``,
+``replay``, ``report``, ``doctor``.
+
+Every ordinary mistake gets one line on stderr saying what was wrong and what to do, never a
+traceback: exit 2 for a usage error (unknown command, bad option value, bad date), 1 for a failure
+(a file that cannot be read, a refused or failed callback, a port in use, a bad setting).
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import json
+import logging
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from cssai import events, runtime
+from cssai import events, logs, runtime
+from cssai.settings import SettingsError
 
 DEV_KEY = "local-dev-key-not-for-production"
 COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+USAGE, FAILURE = 2, 1
+
+
+class CliError(Exception):
+    """One line for the operator, and the exit status."""
+
+    def __init__(self, message: str, status: int = FAILURE) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _key(explicit: str | None, *, announce: bool = True) -> str:
@@ -31,9 +52,21 @@ def _key(explicit: str | None, *, announce: bool = True) -> str:
 
 
 def _load(path: str) -> dict[str, Any]:
-    body = json.loads(Path(path).read_text(encoding="utf-8"))
+    """A callback from a JSON file, or a CliError that says what is wrong with it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CliError(f"{path}: is a folder, not a JSON file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(body, dict):
-        raise SystemExit(f"{path}: not a JSON object")
+        raise CliError(f"{path}: not a JSON object (a callback is one object)")
     return body
 
 
@@ -43,38 +76,97 @@ def _files(root: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")}
 
 
+def _outcome(answer: dict[str, Any], fields: dict[str, Any]) -> str:
+    """stored / duplicate / invalid / refused / failed, from the callback's own log line."""
+    status = answer["statusCode"]
+    outcome = fields.get("outcome") or {200: "stored", 422: "invalid"}.get(status, "failed")
+    try:
+        message = json.loads(answer["body"]).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return f"{outcome} (HTTP {status}{': ' + message if message else ''})"
+
+
+class _Listening:
+    """While active: JSON log lines go to stderr, and the last callback's fields are kept."""
+
+    def __enter__(self) -> logs.Outcomes:
+        self.outcomes = logs.Outcomes()
+        logs.ensure()
+        logs.logger.addHandler(self.outcomes)
+        self.level = logs.logger.level
+        logs.logger.setLevel(min(self.level or logging.INFO, logging.INFO))
+        logs.to_stderr(True)
+        return self.outcomes
+
+    def __exit__(self, *exc: object) -> None:
+        logs.logger.removeHandler(self.outcomes)
+        logs.logger.setLevel(self.level)
+        logs.to_stderr(False)
+
+
+def _current() -> runtime.Runtime:
+    runtime.reset()
+    try:
+        return runtime.current()
+    except SettingsError as exc:
+        raise CliError(f"configuration error: {exc} (fix the environment variable and run again)") from None
+
+
 def invoke(args: argparse.Namespace) -> int:
     import index
 
     key = _key(args.key)
-    runtime.reset()
-    settings = runtime.current().settings
+    current = _current()
+    settings = current.settings
     uses_local = not (settings.cos_bucket and settings.cls_topic_id)
     root = settings.local_sink_dir
-    status = 0
-    for sample in args.files:
-        event = events.wrap(events.signed(_load(sample), key), args.shape, base64_body=args.base64)
-        before = _files(root) if uses_local else {}
-        answer = index.main_handler(event, {"request_id": f"cli-{Path(sample).stem}", "time_limit_in_ms": 30000})
-        print(f"{sample}: HTTP {answer['statusCode']} {answer['body']}")
-        if uses_local:
-            after = _files(root)
-            for path in sorted(p for p in after if before.get(p) != after[p]):
-                print(f"  wrote {path}")
-        status = status or (0 if answer["statusCode"] == 200 else 1)
-    return status
+    failed = 0
+    with _Listening() as outcomes:
+        for sample in args.files:
+            try:
+                body = _load(sample)
+            except CliError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            event = events.wrap(events.signed(body, key), args.shape, base64_body=args.base64)
+            before = _files(root) if uses_local else {}
+            outcomes.last = {}
+            answer = index.main_handler(event, {"request_id": f"cli-{Path(sample).stem}", "time_limit_in_ms": 30000})
+            print(f"{sample}: {_outcome(answer, outcomes.last)}")
+            if uses_local:
+                after = _files(root)
+                for path in sorted(p for p in after if before.get(p) != after[p]):
+                    print(f"  wrote {path}")
+            failed += answer["statusCode"] != 200
+    if failed:
+        print(f"{failed} of {len(args.files)} file(s) not stored", file=sys.stderr)
+    return FAILURE if failed else 0
 
 
 def serve(args: argparse.Namespace) -> int:
     import index
     from cssai.serve import make_server
 
-    if not os.environ.get("CSS_CALLBACK_KEYS", "").strip() and args.dev_key:
+    configured = any(os.environ.get(n, "").strip() for n in ("CSS_CALLBACK_KEYS", "CALLBACK_URL_TOKENS"))
+    if not configured:
+        if not args.dev_key:
+            raise CliError("no callback authentication is set, so every request would be refused (401): set "
+                           "CSS_CALLBACK_KEYS or CALLBACK_URL_TOKENS, or pass --dev-key to accept the dev key "
+                           f"{DEV_KEY!r} (local trials only)", USAGE)
         _key(None)
-    runtime.reset()
-    server = make_server(args.host, args.port, index.main_handler)
+    _current()
+    try:
+        server = make_server(args.host, args.port, index.main_handler)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"port {args.port} is in use: stop what holds it, or choose another with --port") from None
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     host, port = server.server_address[:2]
-    print(f"listening on http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    token = " (append ?token=<one of CALLBACK_URL_TOKENS>)" if os.environ.get("CALLBACK_URL_TOKENS") else ""
+    print(f"listening on http://{host}:{port}/ : POST callbacks to http://{host}:{port}/callback{token} "
+          "(Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -92,11 +184,16 @@ def sign(args: argparse.Namespace) -> int:
 
 def send(args: argparse.Namespace) -> int:
     if not args.url.startswith(("http://", "https://")):
-        raise SystemExit("send: the URL must start with http:// or https://")
+        raise CliError(f"send: {args.url!r} is not a URL: it must start with https:// (or http://)", USAGE)
     key = _key(args.key)
     failed = 0
     for path in args.files:
-        payload = json.dumps(events.signed(_load(path), key), ensure_ascii=False).encode()
+        try:
+            payload = json.dumps(events.signed(_load(path), key), ensure_ascii=False).encode()
+        except CliError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         request = urllib.request.Request(  # noqa: S310 - scheme checked above
             args.url, data=payload, method="POST", headers={"Content-Type": "application/json"}
         )
@@ -105,34 +202,47 @@ def send(args: argparse.Namespace) -> int:
                 status, text = response.status, response.read().decode(errors="replace")
         except urllib.error.HTTPError as exc:
             status, text = exc.code, exc.read().decode(errors="replace")
-        except (urllib.error.URLError, OSError) as exc:
-            status, text = 0, f"no answer: {exc}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            status, text = 0, f"no answer: {reason} (is the URL right, and the receiver up?)"
         print(f"{path}: HTTP {status} {text}")
         failed += status != 200
-    return 1 if failed else 0
+    return FAILURE if failed else 0
 
 
 def replay(args: argparse.Namespace) -> int:
     from cssai import replay as replaying
 
-    runtime.reset()
-    current = runtime.current()
+    current = _current()
     filters = replaying.Filters(args.date, args.type, args.stream, args.event_id)
     progress = None if args.dry_run or (not sys.stderr.isatty() and not args.progress) else sys.stderr
-    summary = replaying.run(current, args.source, filters, dry_run=args.dry_run, force=args.force, progress=progress)
-    print(f"{summary.seen} event(s): {summary.stored} stored, {summary.duplicate} already stored, "
-          f"{summary.invalid} still invalid, {len(summary.failed)} failed")
+    with _Listening():
+        summary = replaying.run(current, args.source, filters, dry_run=args.dry_run, force=args.force,
+                                progress=progress)
+    if args.dry_run:
+        print(f"{summary.seen} event(s): would store {summary.stored}, already stored {summary.duplicate}, "
+              f"still invalid {summary.invalid}")
+    else:
+        print(f"{summary.seen} event(s): {summary.stored} stored, {summary.duplicate} already stored, "
+              f"{summary.invalid} still invalid, {len(summary.failed)} failed")
     for line in summary.failed:
         print(f"  failed {line}")
-    return 1 if summary.failed else 0
+    if summary.seen == 0:
+        print("nothing matched: check --source and the filters", file=sys.stderr)
+    return FAILURE if summary.failed else 0
 
 
 def report(args: argparse.Namespace) -> int:
     from cssai import report as reporting
 
-    runtime.reset()
-    html_path, png_path = reporting.write(runtime.current(), args.stream, args.since, args.until, Path(args.out))
-    print(f"wrote {html_path}\nwrote {png_path}")
+    current = _current()
+    try:
+        result = reporting.write(current, args.stream, args.since, args.until, Path(args.out), args.tz)
+    except reporting.NothingToReportError as exc:
+        raise CliError(str(exc)) from None
+    for path in result.files:
+        print(f"wrote {path}")
+    print(result.summary_line)
     return 0
 
 
@@ -144,43 +254,95 @@ def doctor(args: argparse.Namespace) -> int:
         print("\n".join(check.lines()))
     failed = sum(not c.ok for c in checks)
     print(f"{len(checks) - failed} of {len(checks)} checks passed" + (": fix the ✗ lines above" if failed else ""))
-    return 1 if failed else 0
+    return FAILURE if failed else 0
+
+
+def _date(value: str) -> str:
+    if value != "undated" and not (DATE.fullmatch(value) and _real_date(value)):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD, e.g. 2025-07-10")
+    return value
+
+
+def _real_date(value: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _event_type(value: str) -> str:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not an event_type: use a number such as 344, 345, 347, 349")
+    return value
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port: use a number from 1 to 65535 (0: any free one)")
+    return int(value)
+
+
+def _tz(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a time zone: use a name such as UTC or Asia/Shanghai") \
+            from None
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python index.py", description="CSS AI callback receiver: local tools.")
-    sub = top.add_subparsers(dest="command", required=True)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    top = _Parser(prog="python index.py", description="CSS AI callback receiver: local and operator tools.",
+                  epilog="python index.py FILE.json ... is short for python index.py invoke FILE.json ...",
+                  formatter_class=fmt)
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("invoke", help="sign samples and run them through main_handler (the default command)")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=fmt)
+
+    p = command("invoke", "sign samples and run them through main_handler (the default command)")
     p.add_argument("files", nargs="+", help="callback JSON files, e.g. samples/349_smart_highlight.json")
     p.add_argument("--shape", choices=events.SHAPES, default="apigw", help="SCF trigger shape to wrap in")
     p.add_argument("--base64", action="store_true", help="base64-encode the body, as API Gateway may")
     p.add_argument("--key", help="callback key to sign with (default: first of CSS_CALLBACK_KEYS)")
     p.set_defaults(run=invoke)
 
-    p = sub.add_parser("serve", help="a local HTTP server in front of main_handler (Function URL events)")
+    p = command("serve", "a local HTTP server in front of main_handler (Function URL events)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 in an SCF Web Function)")
-    p.add_argument("--port", type=int, default=9000, help="port (SCF Web Functions listen on 9000)")
-    p.add_argument("--dev-key", action="store_true", help="with no CSS_CALLBACK_KEYS, accept the announced dev key")
+    p.add_argument("--port", type=_port, default=9000, help="port (SCF Web Functions listen on 9000)")
+    p.add_argument("--dev-key", action="store_true",
+                   help=f"with no callback authentication set, accept the dev key {DEV_KEY!r} (local trials only)")
     p.set_defaults(run=serve)
 
-    p = sub.add_parser("sign", help="print a sample with a fresh t and sign, for curl")
+    p = command("sign", "print a sample with a fresh t and sign, for curl")
     p.add_argument("file")
     p.add_argument("--key", help="callback key (default: first of CSS_CALLBACK_KEYS, else the dev key)")
     p.add_argument("--valid-for", type=int, default=600, help="seconds until t (CSS uses 600)")
     p.set_defaults(run=sign)
 
-    p = sub.add_parser("send", help="sign and POST samples to a URL; non-zero exit on any non-200")
-    p.add_argument("url")
+    p = command("send", "sign and POST samples to a URL; non-zero exit on any non-200")
+    p.add_argument("url", help="the receiver's URL, with ?token=... when it uses URL tokens")
     p.add_argument("files", nargs="+")
     p.add_argument("--key", help="callback key (default: first of CSS_CALLBACK_KEYS, else the dev key)")
-    p.add_argument("--timeout", type=float, default=25.0)
+    p.add_argument("--timeout", type=float, default=25.0, help="seconds to wait for each answer")
     p.set_defaults(run=send)
 
-    p = sub.add_parser("replay", help="re-drive archived or dead-lettered events from the configured sink")
+    p = command("replay", "re-drive archived or dead-lettered events from the configured sink")
     p.add_argument("--source", choices=("archive", "deadletter"), default="archive")
-    p.add_argument("--date", help="YYYY-MM-DD (the event's own date)")
-    p.add_argument("--type", help="event_type, e.g. 349")
+    p.add_argument("--date", type=_date, help="the event's own date, YYYY-MM-DD (or 'undated')")
+    p.add_argument("--type", type=_event_type, help="event_type, e.g. 349")
     p.add_argument("--stream", help="stream_id")
     p.add_argument("--event-id", help="an event id or a prefix of one")
     p.add_argument("--dry-run", action="store_true", help="print each plan; write nothing")
@@ -188,21 +350,45 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     p.set_defaults(run=replay)
 
-    p = sub.add_parser("report", help="an HTML page and a PNG chart of one stream, from the archive")
+    p = command("report", "an HTML page and a PNG chart of one stream, from the archive")
     p.add_argument("--stream", required=True, help="stream_id")
-    p.add_argument("--since", help="first event date, YYYY-MM-DD")
-    p.add_argument("--until", help="last event date, YYYY-MM-DD")
-    p.add_argument("--out", default="report", help="output folder")
+    p.add_argument("--since", type=_date, help="first event date, YYYY-MM-DD (default: the first archived)")
+    p.add_argument("--until", type=_date, help="last event date, YYYY-MM-DD (default: the last archived)")
+    p.add_argument("--tz", type=_tz, default="UTC", help="time zone of the page and chart, e.g. Asia/Shanghai")
+    p.add_argument("--out", default="reports", help="output folder")
     p.set_defaults(run=report)
 
-    p = sub.add_parser("doctor", help="preflight: settings, authentication, COS (create-if-absent), CLS, notifications")
+    p = command("doctor", "preflight: settings, authentication, COS (create-if-absent), CLS, notifications")
     p.add_argument("--notify", action="store_true", help="also post a test message to NOTIFY_URL")
     p.set_defaults(run=doctor)
     return top
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+    top = parser()
+    if not argv:
+        top.print_help(sys.stderr)
+        return USAGE
+    if argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        if not _looks_like_a_file(argv[0]):
+            close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            print(f"python index.py: unknown command {argv[0]!r}: {hint}commands: {', '.join(COMMANDS)} "
+                  "(or give callback JSON files)", file=sys.stderr)
+            return USAGE
         argv = ["invoke", *argv]  # `python index.py samples/x.json` stays the short form
-    args = parser().parse_args(argv)
-    return int(args.run(args))
+    args = top.parse_args(argv)
+    if args.command is None:
+        top.print_help(sys.stderr)
+        return USAGE
+    try:
+        return int(args.run(args))
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+
+
+def _looks_like_a_file(arg: str) -> bool:
+    return Path(arg).exists() or arg.endswith(".json") or os.sep in arg

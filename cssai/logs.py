@@ -24,11 +24,16 @@ class JsonLines(logging.Formatter):
 
 
 class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stdout is now, so a swapped stdout (tests, CLI) is honoured."""
+    """Writes to whatever sys.stdout is now, so a swapped stdout (tests, CLI) is honoured.
+
+    The CLI's human commands set ``to_stderr`` so that their own output on stdout stays readable.
+    """
+
+    to_stderr = False
 
     @property  # type: ignore[override]
     def stream(self) -> Any:
-        return sys.stdout
+        return sys.stderr if _Stdout.to_stderr else sys.stdout
 
     @stream.setter
     def stream(self, value: Any) -> None:
@@ -42,6 +47,23 @@ def configure(level: str) -> None:
         logger.addHandler(handler)
         logger.propagate = False
     logger.setLevel(level)
+
+
+def to_stderr(on: bool = True) -> None:
+    """Send the JSON lines to stderr (the CLI's human commands), or back to stdout."""
+    _Stdout.to_stderr = on
+
+
+class Outcomes(logging.Handler):
+    """Remembers the fields of the last ``callback`` line: how the CLI learns what happened."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.last: dict[str, Any] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() in ("callback", "configuration error"):
+            self.last = dict(getattr(record, "fields", {}))
 
 
 def ensure() -> None:

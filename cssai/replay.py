@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from cssai import identity, pipeline
+from cssai.executor import marker_key
 from cssai.runtime import Runtime
 
 SOURCES = {"archive": "events/", "deadletter": "deadletter/"}
@@ -89,6 +90,7 @@ def run(runtime: Runtime, source: str, filters: Filters, *, dry_run: bool, force
         event_id = identity.event_id(body)
         plan, status, reason = pipeline.route(body, event_id, raw, runtime)
         if dry_run:
+            _count(summary, _dry_outcome(runtime, event_id, status, force))
             print(f"{key}: status {status}{' (' + reason + ')' if reason else ''}", file=out)
             for obj in plan.objects:
                 print(f"  put {obj.key} ({len(obj.body)} bytes)", file=out)
@@ -96,21 +98,37 @@ def run(runtime: Runtime, source: str, filters: Filters, *, dry_run: bool, force
                 print(f"  copy {copy.source_bucket}/{copy.source_key} -> {copy.key}", file=out)
             print(f"  {plan.record_count} CLS record(s)", file=out)
         else:
-            deadline = time.monotonic() + runtime.settings.deadline_seconds
+            answer_by = time.monotonic() + runtime.settings.deadline_seconds
             try:
-                outcome = runtime.executor.commit(plan, event_id, status, deadline, force=force)
+                outcome = runtime.executor.commit(plan, event_id, status, answer_by, force=force)
             except Exception as exc:  # keep going: report every failure at the end
                 summary.failed.append(f"{key}: {exc}")
             else:
-                if outcome.duplicate:
-                    summary.duplicate += 1
-                elif outcome.status == 422:
-                    summary.invalid += 1
-                else:
-                    summary.stored += 1
+                _count(summary, "invalid" if outcome.status == 422 else "duplicate" if outcome.duplicate
+                       else "stored")
         if progress is not None:
             _bar(progress, index, len(found))
     return summary
+
+
+def _count(summary: Summary, outcome: str) -> None:
+    if outcome == "invalid":
+        summary.invalid += 1
+    elif outcome == "duplicate":
+        summary.duplicate += 1
+    else:
+        summary.stored += 1
+
+
+def _dry_outcome(runtime: Runtime, event_id: str, status: int, force: bool) -> str:
+    """What a real replay would do: a still-invalid event stays invalid; a marker means already stored."""
+    if status == 422:
+        return "invalid"
+    if force:
+        return "stored"
+    marker = runtime.executor.objects.get(marker_key(event_id))
+    stored = json.loads(marker).get("status") if marker else None
+    return "duplicate" if stored == 200 else "stored"
 
 
 def _bar(stream: TextIO, done: int, total: int, width: int = 30) -> None:

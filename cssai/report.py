@@ -1,9 +1,10 @@
 """``python index.py report``: one stream's quality, keyword hits and highlights as a page and a chart.
 
-Reads the archive (``events/``) from the configured object sink, so it works on the local
-folder and on a COS prefix alike. The page is self-contained: the chart and any copied
-covers are embedded; nothing is fetched from the network to render it, and URLs from the
-(unsigned) callbacks are shown as text, never loaded.
+Reads the archive (``events/``) from the configured object sink, so it works on the local folder
+and on a COS prefix alike (listing, then fetching in parallel). Every event is validated with its
+family's model first: one that fails, or whose times are absurd, is skipped and counted on the page,
+never a crash. The page is self-contained: the chart and any copied covers are embedded; nothing is
+fetched from the network to render it, and URLs from the (unsigned) callbacks are shown as text.
 """
 
 from __future__ import annotations
@@ -12,158 +13,291 @@ import base64
 import html
 import io
 import json
-from collections import defaultdict
+import statistics
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cssai import identity, keys
 from cssai.runtime import Runtime
 
-WIDTH_PX, HEIGHT_PX, DPI = 1200, 800, 100
+WIDTH_PX, DPI = 1200, 100
+EARLIEST_MS = 946_684_800_000  # 2000-01-01: anything before is an odd time, skipped
+LATEST_MS = 4_102_444_800_000  # 2100-01-01
+MAX_LABELLED_HITS = 25
+FETCHERS = 16
+
+
+class NothingToReportError(Exception):
+    """No archived event of the stream in the range (the CLI exits 1 with this message)."""
 
 
 @dataclass
 class StreamData:
     stream: str
-    series: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
-    averages: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
-    alerts: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))
+    frames: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))  # 344: below CSS's
+    alerts: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))  # 344 events
+    averages: dict[str, list[tuple[int, float]]] = field(default_factory=lambda: defaultdict(list))  # 345
     keyword_hits: list[tuple[int, str]] = field(default_factory=list)
     highlights: list[dict[str, Any]] = field(default_factory=list)
+    families: Counter[int] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    def seen(self, ms: int) -> None:
+        self.first_ms = ms if self.first_ms is None else min(self.first_ms, ms)
+        self.last_ms = ms if self.last_ms is None else max(self.last_ms, ms)
+
+    @property
+    def empty(self) -> bool:
+        return not self.families
+
+
+@dataclass(frozen=True)
+class Written:
+    files: tuple[Path, ...]
+    summary_line: str
 
 
 def collect(runtime: Runtime, stream: str, since: str | None, until: str | None) -> StreamData:
-    """Everything archived for ``stream`` with an event date in [since, until] (YYYY-MM-DD, inclusive)."""
-    data = StreamData(stream)
-    thresholds = runtime.settings.thresholds
+    """Everything archived for ``stream`` with an event date in [since, until] (inclusive).
+
+    With either date given, ``undated`` events are left out: their date is unknown.
+    """
     objects = runtime.executor.objects
+    wanted = []
     for key in objects.list("events/"):
         parts = key.split("/")
-        if len(parts) != 4 or (since and parts[2] < since) or (until and parts[2] > until):
+        if len(parts) != 4:
             continue
-        raw = objects.get(key)
-        try:
-            body = json.loads(raw or b"")
-        except ValueError:
+        date = parts[2]
+        if (since or until) and date == identity.UNDATED:
             continue
-        if isinstance(body, dict) and body.get("stream_id") == stream:
-            _add(data, body, thresholds)
-    for table in (data.series, data.averages, data.alerts):
+        if (since and date < since) or (until and date > until):
+            continue
+        wanted.append(key)
+    data = StreamData(stream)
+    with ThreadPoolExecutor(max_workers=FETCHERS) as pool:  # COS: one request per object, so in parallel
+        for raw in pool.map(objects.get, wanted):
+            try:
+                body = json.loads(raw or b"")
+            except ValueError:
+                continue
+            if isinstance(body, dict) and body.get("stream_id") == stream:
+                _add(data, body, runtime.settings.thresholds)
+    for table in (data.frames, data.alerts, data.averages):
         for metric, points in table.items():
-            table[metric] = sorted(set(points))  # a 344 alert repeats frames a 345 report also carries
+            table[metric] = sorted(set(points))  # a redelivered or overlapping 344 repeats frames
     data.keyword_hits.sort()
-    data.highlights.sort(key=lambda item: item.get("begin_time", 0))
+    data.highlights.sort(key=lambda item: item["begin_time"])
     return data
 
 
 def _add(data: StreamData, body: dict[str, Any], thresholds: dict[str, float]) -> None:
-    kind, metric = body.get("event_type"), str(body.get("class", ""))
-    frames = [f for f in body.get("frames") or []
-              if isinstance(f, dict) and _num(f.get("score")) and _num(f.get("time"))]
-    if kind in (344, 345):
-        data.series[metric].extend((int(f["time"]), float(f["score"])) for f in frames)
-    if kind == 344:
-        data.alerts[metric].extend((int(f["time"]), float(f["score"])) for f in frames)
-    if kind == 345 and _num(body.get("average_score")) and _num(body.get("event_time")):
-        point = (int(body["event_time"]) * 1000, float(body["average_score"]))
-        data.averages[metric].append(point)
-        limit = thresholds.get(metric.upper())
-        if limit is not None and point[1] < limit:
-            data.alerts[metric].append(point)
-    if kind == 347:
-        for seg in (body.get("data") or {}).get("subtitle_tmp_res") or []:
-            if not isinstance(seg, dict) or not _num(seg.get("start_unix_time")):
+    """Validate with the family's own model; an event that fails is skipped and counted."""
+    kind = body.get("event_type")
+    try:
+        if kind in (344, 345):
+            _quality(data, body, thresholds)
+        elif kind == 347:
+            _erasing(data, body)
+        elif kind == 349:
+            _highlight(data, body)
+        else:
+            data.skipped["unknown event type"] += 1
+            return
+    except _OddTimeError:
+        data.skipped["odd times"] += 1
+        return
+    except Exception:  # a ValidationError, or anything odd in an archived body
+        data.skipped["failed validation"] += 1
+        return
+    data.families[kind] += 1  # type: ignore[index]
+
+
+class _OddTimeError(Exception):
+    pass
+
+
+def _ms(value: int) -> int:
+    if not EARLIEST_MS <= value <= LATEST_MS:
+        raise _OddTimeError
+    return value
+
+
+def _quality(data: StreamData, body: dict[str, Any], thresholds: dict[str, float]) -> None:
+    from handlers.quality import AverageEvent, QualityEvent, validated_frames
+
+    model = QualityEvent if body["event_type"] == 344 else AverageEvent
+    event = model.model_validate({k: v for k, v in body.items() if k != "frames"})
+    metric = event.metric.upper()
+    frames = [(_ms(f["time"]), f["score"]) for chunk in validated_frames(body.get("frames", [])) for f in chunk]
+    at = _ms(event.event_time * 1000)
+    if isinstance(event, AverageEvent):
+        data.averages[metric].append((at, event.average_score))
+        limit = thresholds.get(metric)
+        if limit is not None and event.average_score < limit:
+            data.alerts[metric].append((at, event.average_score))
+    else:
+        data.frames[metric].extend(frames)  # 344 frames are the ones CSS found below its threshold
+        if frames:
+            data.alerts[metric].append((at, min(score for _, score in frames)))
+    for ms, _ in frames or [(at, 0.0)]:
+        data.seen(ms)
+
+
+def _erasing(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.erasing import segments
+
+    for chunk in segments((body.get("data") or {}).get("subtitle_tmp_res", [])):
+        for seg in chunk:
+            if seg.start_unix_time is None:
                 continue
-            for hit in seg.get("keywords_info") or []:
-                if isinstance(hit, dict):
-                    offset = max(0, int(hit.get("begin_time") or 0) - int(seg.get("start_pts") or 0))
-                    data.keyword_hits.append((int(seg["start_unix_time"]) * 1000 + offset, str(hit.get("word", ""))))
-    if kind == 349:
-        short_id = identity.event_id(body)[:16]
-        for item in body.get("items") or []:
-            if isinstance(item, dict):
-                name = f"{item.get('begin_time')}-{item.get('end_time')}-{short_id}"
-                stem = keys.join("highlights", keys.segment(data.stream), identity.day(item.get("begin_time")), name)
-                data.highlights.append({**item, "_stem": stem})
+            start = _ms(seg.start_unix_time * 1000)
+            data.seen(start)
+            for hit in seg.keywords_info:
+                offset = max(0, (hit.begin_time or 0) - (seg.start_pts or 0)) if hit.begin_time is not None else 0
+                data.keyword_hits.append((start + offset, hit.word))
 
 
-def _num(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _highlight(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.highlight import items
+
+    short_id = identity.event_id(body)[:16]
+    for chunk in items(body.get("items", [])):
+        for item in chunk:
+            data.seen(_ms(item.begin_time * 1000))
+            name = f"{item.begin_time}-{item.end_time}-{short_id}"
+            stem = keys.join("highlights", keys.segment(data.stream), identity.day(item.begin_time), name)
+            data.highlights.append({**item.model_dump(), "_stem": stem})
 
 
-def chart(data: StreamData, thresholds: dict[str, float]) -> bytes:
-    """A PNG (1200 × 800): a panel per metric class with its threshold and alerts, then the timeline."""
+def summary(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> list[tuple[str, str]]:
+    """The page's summary: (label, value) rows."""
+    names = {344: "344 threshold", 345: "345 average", 347: "347 erasing", 349: "349 highlight"}
+    rows = [("period covered", f"{_fmt(data.first_ms, tz)} to {_fmt(data.last_ms, tz)}"),
+            ("events", ", ".join(f"{names[k]}: {n}" for k, n in sorted(data.families.items())) or "none")]
+    for metric in sorted(set(data.frames) | set(data.averages)):
+        scores = [s for _, s in data.frames.get(metric, [])] + [s for _, s in data.averages.get(metric, [])]
+        limit = thresholds.get(metric)
+        rows.append((f"{metric}", f"{len(data.alerts.get(metric, []))} alert(s); min {min(scores):g}, "
+                     f"mean {statistics.fmean(scores):.4g} over {len(scores)} score(s)"
+                     + (f"; threshold {limit:g}" if limit is not None else "")))
+    words = Counter(word for _, word in data.keyword_hits)
+    rows.append(("keyword hits", ", ".join(f"{w} × {n}" for w, n in words.most_common()) or "none"))
+    rows.append(("highlights", str(len(data.highlights))))
+    rows.append(("events skipped", ", ".join(f"{why}: {n}" for why, n in data.skipped.items()) or "none"))
+    return rows
+
+
+def chart(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> bytes:
+    """A PNG: a panel per metric class that has data, then the keyword/highlight timeline if any."""
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib import dates as mdates
     from matplotlib import pyplot as plt
 
-    metrics = sorted(set(data.series) | set(data.averages)) or ["(no quality data)"]
-    fig, axes = plt.subplots(len(metrics) + 1, 1, figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, sharex=True,
-                             gridspec_kw={"height_ratios": [3] * len(metrics) + [1.5]})
+    metrics = sorted(set(data.frames) | set(data.averages))
+    timeline = bool(data.keyword_hits or data.highlights)
+    panels = len(metrics) + timeline
+    if not panels:
+        panels, metrics = 1, []
+    ratios = [3] * len(metrics) + [2] * timeline or [1]
+    fig, axes = plt.subplots(panels, 1, figsize=(WIDTH_PX / DPI, 2.6 * panels + 1), dpi=DPI, sharex=True,
+                             gridspec_kw={"height_ratios": ratios}, squeeze=False)
+    axes = [a[0] for a in axes]
     for ax, metric in zip(axes, metrics, strict=False):
-        if data.series.get(metric):
-            ax.plot(*_xy(data.series[metric]), ".-", ms=3, lw=0.8, label=f"{metric} frames")
+        if data.frames.get(metric):
+            ax.plot(*_xy(data.frames[metric], tz), ".", ms=3, color="tab:blue",
+                    label=f"{metric} frames below CSS's threshold (344)")
         if data.averages.get(metric):
-            ax.plot(*_xy(data.averages[metric]), "s", ms=6, label=f"{metric} 345 average")
+            ax.plot(*_xy(data.averages[metric], tz), "s-", ms=5, lw=1, color="tab:green",
+                    label=f"{metric} average (345)")
         if data.alerts.get(metric):
-            ax.plot(*_xy(data.alerts[metric]), "x", color="red", ms=7, label="alert")
-        limit = thresholds.get(metric.upper())
-        if limit is not None:
-            ax.axhline(limit, color="red", ls="--", lw=1, label=f"threshold {limit}")
+            ax.plot(*_xy(data.alerts[metric], tz), "x", color="red", ms=9, mew=2, label="alert raised")
+        limit = thresholds.get(metric)
+        if limit is not None and data.averages.get(metric):
+            ax.axhline(limit, color="red", ls="--", lw=1, label=f"alert threshold {limit:g}")
         ax.set_ylabel(metric)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper right", fontsize=7)
+        ax.legend(loc="best", fontsize=8)
         ax.grid(alpha=0.3)
-    timeline = axes[-1]
-    for item in data.highlights:
-        if _num(item.get("begin_time")) and _num(item.get("end_time")):
-            timeline.axvspan(_when(item["begin_time"] * 1000), _when(item["end_time"] * 1000), color="gold", alpha=0.5)
-    for ms, word in data.keyword_hits:
-        timeline.axvline(_when(ms), color="purple", lw=1)
-        timeline.text(_when(ms), 0.5, word[:20], rotation=90, fontsize=6, va="center")
-    timeline.set_yticks([])
-    timeline.set_ylabel("hits / clips")
+    if timeline:
+        _timeline(axes[-1], data, tz)
+    locator = mdates.AutoDateLocator(tz=tz)
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
+    axes[-1].set_xlabel(f"time ({tz.key})")
     fig.suptitle(f"Stream {data.stream}")
-    fig.autofmt_xdate()
+    fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
     return buffer.getvalue()
 
 
-def _xy(points: list[tuple[int, float]]) -> tuple[list[datetime], list[float]]:
-    return [_when(t) for t, _ in points], [v for _, v in points]
-
-
-def _when(ms: float) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
-def page(data: StreamData, png: bytes, runtime: Runtime) -> str:
-    """A self-contained HTML page: chart and copied covers embedded, every text escaped."""
-    esc = html.escape
-    rows = []
-    objects = runtime.executor.objects
+def _timeline(ax: Any, data: StreamData, tz: ZoneInfo) -> None:
     for item in data.highlights:
-        stem = item["_stem"]
-        cover = next((c for c in (objects.get(f"{stem}{ext}") for ext in (".jpg", ".png")) if c), None)
+        ax.axvspan(_when(item["begin_time"] * 1000, tz), _when(item["end_time"] * 1000, tz), color="gold", alpha=0.6)
+    if data.highlights:
+        ax.plot([], [], "s", color="gold", label=f"highlights ({len(data.highlights)})")
+    if data.keyword_hits:
+        words = sorted({w for _, w in data.keyword_hits})
+        rows = {w: i for i, w in enumerate(words)}
+        xs = [_when(ms, tz) for ms, _ in data.keyword_hits]
+        ys = [rows[w] for _, w in data.keyword_hits]
+        ax.plot(xs, ys, "|", ms=14, mew=2, color="purple", label=f"keyword hits ({len(xs)})")
+        if len(words) <= MAX_LABELLED_HITS:
+            ax.set_yticks(range(len(words)), [w[:40] for w in words], fontsize=8)
+        ax.set_ylim(-1, len(words))
+    else:
+        ax.set_yticks([])
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3, axis="x")
+
+
+def _xy(points: list[tuple[int, float]], tz: ZoneInfo) -> tuple[list[datetime], list[float]]:
+    return [_when(t, tz) for t, _ in points], [v for _, v in points]
+
+
+def _when(ms: float, tz: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone(tz)
+
+
+def _fmt(ms: int | None, tz: ZoneInfo) -> str:
+    return "-" if ms is None else _when(ms, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def page(data: StreamData, png: bytes, runtime: Runtime, tz: ZoneInfo) -> str:
+    """A self-contained HTML page: summary, chart, highlights, keyword hits; every text escaped."""
+    esc = html.escape
+    objects = runtime.executor.objects
+    rows = []
+    for item in data.highlights:
+        cover = next((c for c in (objects.get(f"{item['_stem']}{ext}") for ext in (".jpg", ".png")) if c), None)
         image = (f'<img alt="cover" src="data:image/jpeg;base64,{base64.b64encode(cover).decode()}">' if cover
                  else f'<span class="url">{esc(str(item.get("cov_img_store_url") or "no cover"))}</span>')
         words = ", ".join(esc(str(w)) for w in item.get("key_words") or [])
-        begin = _when(item.get("begin_time", 0) * 1000).strftime("%Y-%m-%d %H:%M:%S")
+        video = esc(str(item.get("video_store_url", "")))
         rows.append(f"<tr><td>{image}</td><td><b>{esc(str(item.get('title', '')))}</b><br>"
-                    f"{esc(str(item.get('summary', '')))}<br><small>{begin} UTC · {words}</small><br>"
-                    f'<span class="url">{esc(str(item.get("video_store_url", "")))}</span></td></tr>')
-    hits = "".join(f"<li>{_when(ms):%Y-%m-%d %H:%M:%S} UTC: {esc(word)}</li>" for ms, word in data.keyword_hits)
+                    f"{esc(str(item.get('summary', '')))}<br><small>{esc(_fmt(item['begin_time'] * 1000, tz))} · "
+                    f'{words}</small><br><span class="url">{video}</span></td></tr>')
+    hits = "".join(f"<li>{esc(_fmt(ms, tz))}: {esc(word)}</li>" for ms, word in data.keyword_hits)
+    facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
+                    for k, v in summary(data, runtime.settings.thresholds, tz))
     chart_uri = base64.b64encode(png).decode()
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Stream report: {esc(data.stream)}</title>
-<style>body{{font-family:sans-serif;margin:2em}} img{{max-width:240px}} td{{vertical-align:top;padding:6px}}
+<style>body{{font-family:sans-serif;margin:2em;max-width:1250px}} img{{max-width:240px}}
+td,th{{vertical-align:top;padding:4px 8px;text-align:left}} .summary th{{color:#555;font-weight:normal}}
 .url{{color:#666;font-size:small;word-break:break-all}}</style></head>
 <body><h1>Stream report: {esc(data.stream)}</h1>
+<table class="summary">{facts}</table>
 <img style="max-width:100%" alt="quality chart" src="data:image/png;base64,{chart_uri}">
 <h2>Highlights ({len(data.highlights)})</h2><table>{"".join(rows)}</table>
 <h2>Keyword hits ({len(data.keyword_hits)})</h2><ul>{hits}</ul>
@@ -171,12 +305,23 @@ def page(data: StreamData, png: bytes, runtime: Runtime) -> str:
 """
 
 
-def write(runtime: Runtime, stream: str, since: str | None, until: str | None, out_dir: Path) -> tuple[Path, Path]:
+def write(runtime: Runtime, stream: str, since: str | None, until: str | None, out_dir: Path,
+          tz_name: str = "UTC") -> Written:
+    tz = ZoneInfo(tz_name)
     data = collect(runtime, stream, since, until)
-    png = chart(data, runtime.settings.thresholds)
+    if data.empty:
+        skipped = sum(data.skipped.values())
+        why = f" ({skipped} event(s) skipped: {dict(data.skipped)})" if skipped else ""
+        raise NothingToReportError(f"no archived event of stream {stream!r} between {since or 'the start'} and "
+                              f"{until or 'the end'}{why}: check --stream and the dates")
+    png = chart(data, runtime.settings.thresholds, tz)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"report-{keys.segment(stream)}-{since or 'start'}-{until or 'end'}"
+    first = _when(data.first_ms or 0, tz).strftime("%Y-%m-%d")
+    last = _when(data.last_ms or 0, tz).strftime("%Y-%m-%d")
+    stem = out_dir / f"{keys.segment(stream)}_{since or first}_{until or last}"
     png_path, html_path = stem.with_suffix(".png"), stem.with_suffix(".html")
     png_path.write_bytes(png)
-    html_path.write_text(page(data, png, runtime), encoding="utf-8")
-    return html_path, png_path
+    html_path.write_text(page(data, png, runtime, tz), encoding="utf-8")
+    counts = sum(data.families.values())
+    return Written((html_path, png_path), f"{counts} event(s) of stream {stream!r}, "
+                   f"{sum(data.skipped.values())} skipped, from {_fmt(data.first_ms, tz)} to {_fmt(data.last_ms, tz)}")
