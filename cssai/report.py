@@ -220,7 +220,9 @@ def chart(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> bytes
             ax.plot(*_xy(data.averages[metric], tz), "s-", ms=5, lw=1, color="tab:green",
                     label=f"{metric} average (345)")
         if data.alerts.get(metric):
-            ax.plot(*_xy(data.alerts[metric], tz), "x", color="red", ms=9, mew=2, label="alert raised")
+            many = len(data.alerts[metric]) > 50  # then smaller, behind the frames, so that both stay visible
+            ax.plot(*_xy(data.alerts[metric], tz), "x", color="red", ms=5 if many else 9, mew=1 if many else 2,
+                    alpha=0.5 if many else 1.0, zorder=1 if many else 3, label="alert raised")
         limit = thresholds.get(metric)
         if limit is not None and data.averages.get(metric):
             ax.axhline(limit, color="red", ls="--", lw=1, label=f"alert threshold {limit:g}")
@@ -295,7 +297,7 @@ def page(data: StreamData, png: bytes, runtime: Runtime, tz: ZoneInfo) -> str:
 <html><head><meta charset="utf-8"><title>Stream report: {esc(data.stream)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1250px}} img{{max-width:240px}}
 td,th{{vertical-align:top;padding:4px 8px;text-align:left}} .summary th{{color:#555;font-weight:normal}}
-.url{{color:#666;font-size:small;word-break:break-all}}</style></head>
+.url{{color:#666;font-size:small;word-break:break-all}} td:first-child{{min-width:110px}}</style></head>
 <body><h1>Stream report: {esc(data.stream)}</h1>
 <table class="summary">{facts}</table>
 <img style="max-width:100%" alt="quality chart" src="data:image/png;base64,{chart_uri}">
