@@ -29,7 +29,7 @@ def run(code: str, env: dict[str, str]) -> float:
 
 
 def compare(runs: int) -> tuple[Figure, Figure]:
-    """Interleaved, so machine noise hits both alike. Needs the e2e servers' env to be set."""
+    """Interleaved, so machine noise hits both alike. Needs the servers' env to be set (bench.cpu.Servers)."""
     env = dict(os.environ)
     ours, floor = [], []
     for n in range(runs):
@@ -38,3 +38,16 @@ def compare(runs: int) -> tuple[Figure, Figure]:
         floor.append(run(IMPORTS_ONLY, env))
         ours.append(run(HANDLE_ONE, env))
     return summarise(ours), summarise(floor)
+
+
+IMPORT_INDEX = "import time; t = time.perf_counter(); import index; print((time.perf_counter() - t) * 1000)"
+
+
+def import_index(runs: int) -> Figure:
+    """The absolute time of ``import index`` in a fresh process (what SCF's first invocation pays first)."""
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", IMPORT_INDEX], cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout
+        times.append(float(out.strip().splitlines()[-1]))
+    return summarise(times)

@@ -1,9 +1,10 @@
 """Runs a plan through the sinks: concurrent, retried, claimed, bounded by the event's deadline.
 
 Order, and why:
-1. read the event's marker, create claim 0 (create-if-absent) and put every object
-   create-if-absent, all at once. A redelivery that finds the marker writes nothing new
-   (its puts are refused);
+1. create claim 0 (create-if-absent) and put every object create-if-absent, all at once; only
+   when claim 0 already existed, read the event's marker (a delivery that created claim 0 is the
+   first ever, so there is no marker to read). A redelivery that finds the marker writes nothing
+   new (its puts are refused);
 2. hold the claim (below), then upload the CLS records;
 3. write the marker last, so it exists only when everything before it succeeded.
 
@@ -40,6 +41,7 @@ import json
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ LEASE_SECONDS = 4.0
 RENEW_SECONDS = 1.0
 POLL_SECONDS = 0.2
 CLOCK_SKEW_SECONDS = 0.5
+REMEMBERED = 10_000  # event ids per container (~1 MB)
 RELEASE_RESERVE_SECONDS = 0.5  # kept back from the work so that a release still lands before the answer
 Action = Callable[[], Any]
 
@@ -181,6 +184,15 @@ class Executor:
         self.pool = pool
         self.attempts = attempts
         self.inline = not (getattr(objects, "concurrent", True) or getattr(logs, "concurrent", True))
+        self._stored: OrderedDict[str, int] = OrderedDict()  # event ids whose marker this container wrote
+        self._stored_lock = threading.Lock()
+
+    def _remember(self, event_id: str, status: int) -> None:
+        """Markers are never removed, so a redelivery of an event stored here is a duplicate for sure."""
+        with self._stored_lock:
+            self._stored[event_id] = status
+            while len(self._stored) > REMEMBERED:
+                self._stored.popitem(last=False)
 
     def commit(self, plan: Plan, event_id: str, status: int, answer_by: float, *, force: bool = False) -> Outcome:
         """Store ``plan`` once; on a redelivery return the status first answered.
@@ -190,6 +202,9 @@ class Executor:
         deployed). ``force`` (replay) stores again whatever a marker says, overwriting objects and
         uploading the records anew.
         """
+        known = None if force else self._stored.get(event_id)
+        if known is not None:  # this container wrote its marker: a redelivery that costs no request
+            return Outcome(duplicate=True, status=known)
         deadline = answer_by - min(RELEASE_RESERVE_SECONDS, max(0.0, answer_by - time.monotonic()) * 0.25)
         owner = secrets.token_hex(8)
         first_claim = _Claim(owner, time.time() + LEASE_SECONDS)
@@ -200,26 +215,22 @@ class Executor:
         writes += [_bind(self.objects.copy, c, event_id) for c in plan.copies]
 
         if self.inline:
-            previous = self._retry(read_marker, deadline)
-            created: bool | None = None
+            created = self._try(create_claim, deadline)
             pending: list[Future[Any]] = []
-        else:  # the object puts share the marker read's round trip
-            started = [self.pool.submit(self._retry, a, deadline) for a in (read_marker, create_claim, *writes)]
-            pending = started[2:]
-            try:
-                previous = self._gather(started[:1], deadline)[0]
-            except BaseException:
-                self._settle([started[1]], deadline)
-                if _succeeded(started[1]):  # our claim landed: release it for the retry
-                    self._lease(event_id, 0, owner, first_claim.until).release(answer_by)
-                raise
-            created = self._outcome(started[1], deadline)
-
+        else:  # the object puts share the claim's round trip
+            started = [self.pool.submit(self._retry, a, deadline) for a in (create_claim, *writes)]
+            pending = started[1:]
+            created = self._outcome(started[0], deadline)
+        # Markers are written only by claim holders, and every holder's generation chain starts at 0: a
+        # delivery that created generation 0 knows that no marker exists, and skips reading it.
+        try:
+            previous = None if created else self._run([read_marker], deadline)[0]
+        except BaseException:
+            self._settle(pending, deadline)
+            raise
         if self._settles(previous, status, force=False):
             self._settle(pending, deadline)  # refused puts finish: nothing is writing once we answer
-            return Outcome(duplicate=True, status=_stored_status(previous, status))
-        if self.inline:
-            created = self._try(create_claim, deadline)
+            return Outcome(duplicate=True, status=_stored_status(previous or b"", status))
 
         try:
             held = self._acquire(event_id, owner, created, first_claim.until, deadline, status=status, force=force)
@@ -245,7 +256,11 @@ class Executor:
         except BaseException:
             lease.release(answer_by)
             raise
-        lease.release(answer_by, wait_for_it=False)  # the marker now speaks; a later replay need not wait
+        if self.inline:  # cheap on local files; in the cloud the marker settles redeliveries without it
+            lease.release(answer_by)
+        else:
+            lease.stop()
+        self._remember(event_id, status)
         return Outcome(duplicate=False, status=status, refused=refused, writes=plan.size)
 
     def _lease(self, event_id: str, generation: int, owner: str, until: float) -> _Lease:

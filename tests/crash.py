@@ -37,7 +37,7 @@ RETRY_SPACING = 0.1
 # point -> (server, method, target pattern (with {id}), fault kind); "random" kills on a timer
 POINTS: dict[str, tuple[str, str, str, str] | None] = {
     "random": None,
-    "marker read": ("cos", "GET", r"markers/\w+/{id}\.json$", "kill_before"),
+    "objects sent": ("cos", "PUT", r"events/.*/{id}\.json$", "kill_before"),
     "claim landed": ("cos", "PUT", r"{id}\.claim-0\.json$", "kill_after"),
     "archive landed": ("cos", "PUT", r"events/.*/{id}\.json$", "kill_after"),
     "before CLS": ("cls", "POST", r"/{id}$", "kill_before"),

@@ -31,10 +31,14 @@ def main(argv: list[str]) -> int:
         "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY,
     }
     print(json.dumps(env), flush=True)
-    for line in sys.stdin:  # a line asks for the request counts so far; EOF stops
-        if line.strip() == "counts":
+    for line in sys.stdin:  # "counts" asks for the request counts so far, "latency S" sets it; EOF stops
+        command = line.split()
+        if command[:1] == ["counts"]:
             with cos.lock, cls.lock:
                 print(json.dumps({"cos": len(cos.log), "cls": len(cls.log)}), flush=True)
+        elif command[:1] == ["latency"] and len(command) == 2:
+            cos.latency = cls.latency = float(command[1])
+            print(json.dumps({"latency": cos.latency}), flush=True)
     cos.stop()
     cls.stop()
     return 0

@@ -18,3 +18,12 @@ def test_generated_events_have_the_requested_size() -> None:
     assert len(common.threshold_frames(7)["frames"]) == 7
     assert len(common.highlight_items(10)["items"]) == 10
     assert len(common.erasing_segments(50)["data"]["subtitle_tmp_res"]) == 50
+
+
+def test_the_cpu_table_runs_against_servers_in_another_process() -> None:
+    from bench import cpu
+
+    text = cpu.table(runs=2, rtts=(0.0,))
+    rows = [line for line in text.splitlines() if line.startswith("| 3")]
+    assert len(rows) == 4 and all(" ms / " in row for row in rows)
+    runtime.reset()

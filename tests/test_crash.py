@@ -41,7 +41,6 @@ def test_killed_deliveries_are_stored_by_css_remaining_attempts(cloud: Cloud) ->
 
 
 LOST = {
-    "marker read": ("cos", "GET", r"markers/\w+/\w+\.json$"),
     "claim": ("cos", "PUT", r"\.claim-0\.json$"),
     "archive": ("cos", "PUT", r"events/"),
     "derived object": ("cos", "PUT", r"alerts/"),

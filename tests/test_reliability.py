@@ -78,7 +78,7 @@ def test_lone_surrogates_reach_cls_replaced(cloud: Cloud, invoke: Invoke) -> Non
 
 
 @pytest.mark.parametrize(("limit", "hang"), [
-    (1.5, ("GET", r"markers/")), (2.0, ("PUT", r"events/")), (3.0, ("POST", r"topic")),
+    (1.5, ("PUT", r"highlights/")), (2.0, ("PUT", r"events/")), (3.0, ("POST", r"topic")),
     (5.0, ("PUT", r"markers/\w+/\w+\.json$")), (1.5, ("POST", r"topic")), (1.5, ("PUT", r"\.claim-0\.json$")),
 ])
 def test_every_answer_comes_before_the_scf_time_limit(cloud: Cloud, invoke: Invoke, limit: float,

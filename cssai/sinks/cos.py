@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+import requests
 from qcloud_cos import CosConfig, CosS3Client
 from qcloud_cos.cos_exception import CosClientError, CosServiceError
 
@@ -162,7 +163,19 @@ def _client(settings: Settings, keys: credentials.Keys) -> CosS3Client:
         )
     except CosClientError as exc:
         raise SinkError(f"COS configuration refused: {exc}", transient=False) from None
-    return CosS3Client(config, retry=0)  # the executor retries, within the event's deadline
+    return CosS3Client(config, retry=0, session=_session())  # the executor retries, within the event's deadline
+
+
+def _session() -> requests.Session:
+    """The SDK's ``session`` parameter: one without ``trust_env``.
+
+    requests otherwise re-reads the proxy environment twice per request (``getproxies_environment``,
+    ~24% of a request's CPU here); a function reaches COS directly, and COS_ENDPOINT_URL covers a
+    private endpoint. The SDK passes its own ``proxies`` per request (none unless configured).
+    """
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def _service_error(op: str, key: str, exc: CosServiceError) -> SinkError:
