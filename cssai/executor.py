@@ -162,7 +162,7 @@ class _Lease:
     def stop(self) -> None:
         self._stop.set()
 
-    def release(self, deadline: float, *, wait_for_it: bool = True) -> None:
+    def release(self, deadline: float) -> None:
         """Best effort: mark the claim released so a retry need not wait for the lease to pass."""
         self.stop()
         if time.monotonic() >= deadline:
@@ -173,8 +173,7 @@ class _Lease:
                 self.objects.put(release, self.event_id, if_absent=False)
             return
         future = self.pool.submit(_quietly, self.objects.put, release, self.event_id, if_absent=False)
-        if wait_for_it:
-            wait([future], timeout=max(0.0, deadline - time.monotonic()))  # never past the answer
+        wait([future], timeout=max(0.0, deadline - time.monotonic()))  # never past the answer
 
 
 class Executor:
@@ -394,10 +393,6 @@ def _put(objects: ObjectSink, obj: PutObject, event_id: str, *, if_absent: bool 
 
 def _bind(fn: Callable[..., Any], *args: object) -> Action:
     return lambda: fn(*args)
-
-
-def _succeeded(future: Future[Any]) -> bool:
-    return future.done() and future.exception() is None and bool(future.result())
 
 
 def _as_dict(rec: LogRecord) -> dict[str, Any]:
