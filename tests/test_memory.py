@@ -7,6 +7,7 @@ runtime hands it over, handled against COS and CLS servers in another process.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,18 @@ def servers() -> Iterator[dict[str, str]]:
     if proc.stdin:
         proc.stdin.close()
     proc.wait(timeout=10)
+
+
+def test_the_environment_has_bytecode_as_the_package_does() -> None:
+    """Without .pyc files, importing the CLS SDK compiles 2 MB of source: +50 MB, not what ships."""
+    import importlib.util
+
+    from tencentcloud.cls.v20201016 import models
+
+    cached = importlib.util.cache_from_source(models.__file__)
+    assert Path(cached).exists(), (
+        "no bytecode for the CLS SDK: run python -m compileall on the venv (.ci/run does; deploy/build.sh "
+        "compiles the package)")
 
 
 @pytest.mark.parametrize("kind", sorted(memory.BUILDERS))
