@@ -51,3 +51,21 @@ def import_index(runs: int) -> Figure:
                              text=True).stdout
         times.append(float(out.strip().splitlines()[-1]))
     return summarise(times)
+
+
+def main(runs: int = 9) -> str:
+    """python -m bench.cold [RUNS]: the cold-start row of python -m bench, alone."""
+    from bench.cpu import Servers
+
+    servers = Servers()
+    try:
+        ours, floor = compare(runs)
+        imported = import_index(runs)
+    finally:
+        servers.stop()
+    return (f"import index + handle one 349: {ours} ms; SDKs + pydantic only: {floor} ms; "
+            f"ratio {ours.median / floor.median:.2f}×; import index alone: {imported} ms")
+
+
+if __name__ == "__main__":
+    print(main(int(sys.argv[1]) if len(sys.argv) > 1 else 9))

@@ -229,7 +229,7 @@ class Executor:
             raise
         if self._settles(previous, status, force=False):
             self._settle(pending, deadline)  # refused puts finish: nothing is writing once we answer
-            return Outcome(duplicate=True, status=_stored_status(previous or b"", status))
+            return Outcome(duplicate=True, status=stored_status(previous or b"", status))
 
         try:
             held = self._acquire(event_id, owner, created, first_claim.until, deadline, status=status, force=force)
@@ -238,7 +238,7 @@ class Executor:
             raise
         if not isinstance(held, _Lease):  # the holder finished while we waited: a duplicate
             self._settle(pending, deadline)
-            return Outcome(duplicate=True, status=_stored_status(held, status))
+            return Outcome(duplicate=True, status=stored_status(held, status))
         lease = held
 
         if not self.inline:
@@ -302,7 +302,7 @@ class Executor:
     @staticmethod
     def _settles(marker: bytes | None, status: int, force: bool) -> bool:
         """Whether a marker makes this delivery a duplicate (a forced replay stores regardless)."""
-        return marker is not None and not force and (_stored_status(marker, status) == 200 or status == 422)
+        return marker is not None and not force and (stored_status(marker, status) == 200 or status == 422)
 
     def _wait_for_holder(self, event_id: str, deadline: float) -> bytes | None:
         """Sleep one poll, then return the holder's marker if it has finished."""
@@ -399,7 +399,7 @@ def _as_dict(rec: LogRecord) -> dict[str, Any]:
     return {"time_ms": rec.time_ms, **rec.fields}
 
 
-def _stored_status(marker: bytes, default: int) -> int:
+def stored_status(marker: bytes, default: int) -> int:
     try:
         status = json.loads(marker).get("status")
     except (ValueError, AttributeError):

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cssai import text
+
 
 class GatewayError(Exception):
     """The request cannot be read; carries the status to answer."""
@@ -42,21 +44,13 @@ def parse(event: object, max_body: int) -> Request:
         return _http(event, max_body)
     if "event_type" in event:
         try:
-            raw = _as_json(event)
+            raw = text.json_utf8(event)
         except (TypeError, ValueError, RecursionError):
             raise GatewayError(400, "callback object is not strict JSON") from None
         if len(raw) > max_body:
             raise GatewayError(413, f"body is over {max_body} bytes")
         return Request(shape="direct", method="POST", body=raw, parsed=event)
     raise GatewayError(400, "unrecognised event shape: expected an HTTP trigger or a callback object")
-
-
-def _as_json(event: dict[str, Any]) -> bytes:
-    """A direct invocation's bytes: UTF-8, with lone surrogates kept as JSON escapes."""
-    try:
-        return json.dumps(event, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(event, allow_nan=False).encode("ascii")
 
 
 def _http(event: dict[str, Any], max_body: int) -> Request:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from cssai import identity, pipeline
-from cssai.executor import marker_key
+from cssai.executor import marker_key, stored_status
 from cssai.runtime import Runtime
 
 SOURCES = {"archive": "events/", "deadletter": "deadletter/"}
@@ -127,8 +127,7 @@ def _dry_outcome(runtime: Runtime, event_id: str, status: int, force: bool) -> s
     if force:
         return "stored"
     marker = runtime.executor.objects.get(marker_key(event_id))
-    stored = json.loads(marker).get("status") if marker else None
-    return "duplicate" if stored == 200 else "stored"
+    return "duplicate" if marker is not None and stored_status(marker, status) == 200 else "stored"
 
 
 def _bar(stream: TextIO, done: int, total: int, width: int = 30) -> None:

@@ -143,10 +143,9 @@ def _quality(data: StreamData, body: dict[str, Any], thresholds: dict[str, float
         limit = thresholds.get(metric)
         if limit is not None and event.average_score < limit:
             data.alerts[metric].append((at, event.average_score))
-    else:
-        data.frames[metric].extend(frames)  # 344 frames are the ones CSS found below its threshold
-        if frames:
-            data.alerts[metric].append((at, min(score for _, score in frames)))
+    elif frames:  # 344 frames are the ones CSS found below its threshold
+        data.frames[metric].extend(frames)
+        data.alerts[metric].append((at, min(score for _, score in frames)))
     for ms, _ in frames or [(at, 0.0)]:
         data.seen(ms)
 
@@ -166,14 +165,13 @@ def _erasing(data: StreamData, body: dict[str, Any]) -> None:
 
 
 def _highlight(data: StreamData, body: dict[str, Any]) -> None:
-    from handlers.highlight import items
+    from handlers.highlight import clip_stem, items
 
     short_id = identity.event_id(body)[:16]
     for chunk in items(body.get("items", [])):
         for item in chunk:
             data.seen(_ms(item.begin_time * 1000))
-            name = f"{item.begin_time}-{item.end_time}-{short_id}"
-            stem = keys.join("highlights", keys.segment(data.stream), identity.day(item.begin_time), name)
+            stem = clip_stem(data.stream, item.begin_time, item.end_time, short_id)
             data.highlights.append({**item.model_dump(), "_stem": stem})
 
 

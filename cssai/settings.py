@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_THRESHOLDS = "PSNR=30,SSIM=0.9,VMAF=70"
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _not_undefined(cls, value: object, info: ValidationInfo) -> object:
+    def _not_undefined(cls, value: object) -> object:
         """serverless.yml's ``${env:X}`` deploys the string "undefined" when X was not exported.
 
         Refused for every setting: as a callback key, "undefined" would let anyone sign.

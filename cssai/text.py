@@ -7,6 +7,7 @@ so one odd character can neither fail a write nor dead-letter an event.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -36,9 +37,21 @@ def utf8(value: str) -> bytes:
         return _SURROGATE.sub(REPLACEMENT, value).encode("utf-8")
 
 
+def json_utf8(value: Any, *, allow_nan: bool = False) -> bytes:
+    """UTF-8 JSON of a parsed value; text that is not valid Unicode stays as escapes (as a JSON sender's would)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=allow_nan).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, allow_nan=allow_nan).encode("ascii")
+
+
 def has_lone_surrogates(raw: bytes) -> bool:
-    """Whether a JSON body escapes a lone surrogate (logged, so the replacement is not silent)."""
-    return b"\\u" in raw and _LONE_ESCAPE.search(raw) is not None
+    """Whether a JSON body escapes a lone surrogate (logged, so the replacement is not silent).
+
+    Only ``\\uD8xx``-``\\uDFxx`` escapes can be surrogates: bodies that escape other text (Chinese is
+    ``\\u4e..``-``\\u9f..``) skip the search.
+    """
+    return (b"\\ud" in raw or b"\\uD" in raw) and _LONE_ESCAPE.search(raw) is not None
 
 
 def clean_tree(value: Any) -> Any:

@@ -49,6 +49,11 @@ def items(raw: object) -> Iterator[list[Item]]:
     return validated_chunks(_ITEMS, raw, ("items",), "HighlightEvent")
 
 
+def clip_stem(stream_id: str, begin_time: int, end_time: int, short_id: str) -> str:
+    """``highlights/{stream}/{date}/{begin}-{end}-{id16}``: where an item's clip (and media) lands."""
+    return keys.join("highlights", keys.segment(stream_id), day(begin_time), f"{begin_time}-{end_time}-{short_id}")
+
+
 def plan(body: dict, ctx: HandlerContext) -> Plan:
     raw = body.get("items", [])
     event = HighlightEvent.model_validate({k: v for k, v in body.items() if k != "items"})
@@ -63,8 +68,7 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
             first_begin = item.begin_time if first_begin is None else first_begin
             if not one_each:
                 continue
-            name = f"{item.begin_time}-{item.end_time}-{ctx.short_id}"
-            stem = keys.join("highlights", stream, day(item.begin_time), name)
+            stem = clip_stem(event.stream_id, item.begin_time, item.end_time, ctx.short_id)
             result.objects.append(json_object(f"{stem}.json", {**envelope, **item.model_dump()}))
             if ctx.media_hosts:
                 result.copies.extend(_media_copies(item, stem, ctx.media_hosts))

@@ -166,3 +166,11 @@ def test_the_page_renders_in_a_real_browser_without_errors_or_network(
     artifacts = Path(os.environ.get("REPORT_SCREENSHOT_DIR", tmp_path))
     artifacts.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, artifacts / "report-screenshot.png")
+
+
+def test_a_344_without_frames_is_reported_not_a_crash(invoke: Invoke, tmp_path: Path) -> None:
+    assert invoke({**sample(344), "frames": []})["statusCode"] == 200
+    assert invoke({**sample(345), "stream_id": "livestream1"})["statusCode"] == 200
+    assert cli.main(["report", "--stream", "livestream1", "--out", str(tmp_path)]) == 0
+    page = next(tmp_path.glob("*.html")).read_text()
+    assert "344 threshold: 1, 345 average: 1" in page and "<th>PSNR</th><td>1 alert(s); min 27.765" in page
