@@ -117,5 +117,5 @@ class DiscardLogs:
         if batch:
             yield batch
 
-    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str], *, again: bool = False) -> None:
         return None

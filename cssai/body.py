@@ -1,9 +1,24 @@
-"""Strict JSON for callback bodies: one object, no NaN/Infinity, no duplicate keys."""
+"""Strict JSON for callback bodies: one object, no NaN/Infinity, no duplicate keys, bounded depth.
+
+Two limits are the parser's own, stated here so that everything downstream can rely on them:
+
+- **Depth.** At most ``MAX_DEPTH`` nested objects/arrays (CSS bodies nest 4 or 5 deep). Deeper is a
+  400. Without an explicit limit the parser's accidental one (Python's recursion limit, ~990) let a
+  body through that the dead letter, one level deeper, could not encode: 503 on every attempt.
+- **Doubles.** A number such as ``1e400`` is valid JSON text but no double holds it; Python reads it
+  as infinity, which is not JSON. It is kept as its own text (a string), so the models refuse it where
+  a number is expected (422, dead-lettered) and stored objects stay strict JSON. The archive keeps the
+  body's bytes as received.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
+
+MAX_DEPTH = 100
 
 
 class BodyError(Exception):
@@ -21,17 +36,44 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def _finite_or_text(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+# Only a literal with a 3-digit exponent or 309+ digits can overflow a double: bodies without one
+# (nearly all) keep the C parser's own float reading, which is several times faster.
+_MAY_OVERFLOW = re.compile(rb"[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
+
+
 def parse_object(raw: bytes) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BodyError("body is not UTF-8") from exc
+    floats = _finite_or_text if _MAY_OVERFLOW.search(raw) else None
     try:
-        value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+        value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys, parse_float=floats)
     except BodyError:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge ints, deep nesting
         raise BodyError(f"body is not valid JSON: {type(exc).__name__}") from exc
     if not isinstance(value, dict):
         raise BodyError("body is not a JSON object")
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # fewer containers cannot nest too deep
+        check_depth(value)
     return value
+
+
+def check_depth(value: object, limit: int = MAX_DEPTH) -> None:
+    """Raise BodyError when containers nest deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:  # type: ignore[union-attr]
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    raise BodyError(f"body nests deeper than {limit} levels")
+                if child:
+                    stack.append((child, depth + 1))

@@ -73,7 +73,9 @@ def _load(path: str) -> dict[str, Any]:
 def _files(root: Path) -> dict[Path, int]:
     if not root.exists():
         return {}
-    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")}
+    # dot-files are the sink's own bookkeeping (temporary files, receipts of appended records)
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)}
 
 
 def _outcome(answer: dict[str, Any], fields: dict[str, Any]) -> str:

@@ -248,7 +248,7 @@ class Executor:
                 self._run(writes, deadline)
             else:
                 self._gather(pending, deadline)
-            refused = self._upload(plan, event_id, lease, deadline)
+            refused = self._upload(plan, event_id, lease, deadline, again=force)
             lease.check()
             done = f'{{"event_id":"{event_id}","status":{status},"writes":{plan.size}}}'.encode()
             self._run([_put(self.objects, PutObject(marker, done), event_id, if_absent=False)], deadline)
@@ -311,13 +311,13 @@ class Executor:
         time.sleep(POLL_SECONDS)
         return self._run([lambda: self.objects.get(marker_key(event_id))], deadline)[0]
 
-    def _upload(self, plan: Plan, event_id: str, lease: _Lease, deadline: float) -> list[str]:
+    def _upload(self, plan: Plan, event_id: str, lease: _Lease, deadline: float, *, again: bool) -> list[str]:
         """Upload the records batch by batch; a batch CLS refuses for good becomes a dead-letter object."""
         refused: list[str] = []
         for index, batch in enumerate(self.logs.batches(plan.all_records())):
             lease.check()
             try:
-                self._run([_bind(self.logs.upload, batch, plan.common)], deadline)
+                self._run([lambda b=batch: self.logs.upload(b, plan.common, again=again)], deadline)
             except SinkError as exc:
                 if not exc.refused:
                     raise

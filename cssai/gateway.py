@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cssai import text
+from cssai.body import BodyError, check_depth
 
 
 class GatewayError(Exception):
@@ -49,6 +50,10 @@ def parse(event: object, max_body: int) -> Request:
             raise GatewayError(400, "callback object is not strict JSON") from None
         if len(raw) > max_body:
             raise GatewayError(413, f"body is over {max_body} bytes")
+        try:
+            check_depth(event)
+        except BodyError as exc:
+            raise GatewayError(400, str(exc)) from None
         return Request(shape="direct", method="POST", body=raw, parsed=event)
     raise GatewayError(400, "unrecognised event shape: expected an HTTP trigger or a callback object")
 

@@ -47,18 +47,75 @@ def _day_of(days: int) -> str:
     return datetime.fromtimestamp(days * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
+# Where each event type keeps its own time (DESIGN.md, "Every CSS callback"; the doc pages are cited in
+# each handler). A path is a tuple of keys, with 0 for "the first element of a list".
+_SECONDS, _MILLIS = 1, 1000
+_TIME_FIELDS: dict[int, tuple[tuple[tuple[str | int, ...], int], ...]] = {
+    100: ((("end_time",), _SECONDS),),  # a recording file has no event_time
+    200: ((("create_time",), _SECONDS),),
+    315: ((("create_time",), _SECONDS), (("event_time",), _SECONDS)),
+    317: ((("screenshotTime",), _SECONDS), (("sendTime",), _SECONDS)),
+    321: ((("data_time",), _MILLIS),),
+    338: ((("data", "subtitle_tmp_res", 0, "start_unix_time"), _SECONDS),),
+    341: ((("timestamp",), _SECONDS),),
+    347: ((("data", "subtitle_tmp_res", 0, "start_unix_time"), _SECONDS),),
+    348: ((("begin_time",), _SECONDS),),
+    349: ((("items", 0, "begin_time"), _SECONDS),),
+}
+_DEFAULT = ((("event_time",), _SECONDS),)
+PLAUSIBLE_SECONDS = 10**11  # beyond the year 5138: not a time CSS sends
+
+
 def event_seconds(body: dict[str, Any]) -> int | None:
-    """The event's own time in unix seconds, wherever its family keeps it."""
-    candidates: list[Any] = [body.get("event_time")]
-    items = body.get("items")
-    if isinstance(items, list) and items and isinstance(items[0], dict):
-        candidates.append(items[0].get("begin_time"))
-    data = body.get("data")
-    if isinstance(data, dict):
-        segs = data.get("subtitle_tmp_res")
-        if isinstance(segs, list) and segs and isinstance(segs[0], dict):
-            candidates.append(segs[0].get("start_unix_time"))
-    for value in candidates:
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**11:
-            return value
+    """The event's own time in unix seconds, wherever its family keeps it; None when absent or absurd.
+
+    Read once per event (the pipeline passes it to the handler), from ints, floats and numeric strings
+    alike (314 sends ``event_time`` as a string), so that every object of one event files under one date.
+    """
+    event_type = body.get("event_type")
+    fields = _TIME_FIELDS.get(event_type, _DEFAULT) if isinstance(event_type, int) else _DEFAULT
+    for path, unit in fields:
+        value = _at(body, path)
+        if value is None:
+            continue
+        seconds = as_number(value)
+        if seconds is not None:
+            seconds = int(seconds // unit)
+            return seconds if 0 <= seconds < PLAUSIBLE_SECONDS else None
     return None
+
+
+def as_number(value: object) -> int | float | None:
+    """An int or finite float from a JSON number or a numeric string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, str) and 0 < len(value) <= 40:
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return number if number == number and abs(number) != float("inf") else None
+    return None
+
+
+def _at(body: dict[str, Any], path: tuple[str | int, ...]) -> Any:
+    node: Any = body
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(node, list) or not node:
+                return None
+            node = node[0]
+        else:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(step)
+    return node

@@ -84,15 +84,17 @@ def route(body: dict[str, Any], event_id: str, raw: bytes, runtime: Runtime) -> 
     """The plan for a verified event: archive + its family's writes, or a dead letter."""
     settings = runtime.settings
     event_type = body.get("event_type")
-    date = identity.day(identity.event_seconds(body))
-    plan = Plan(objects=[PutObject(keys.join("events", keys.segment(event_type), date, f"{event_id}.json"), raw)],
-                common={"event_id": event_id, "event_type": str(event_type)}, date=date)
+    seconds = identity.event_seconds(body)  # read once: every object of the event files under this date
+    date = identity.day(seconds)
+    archive_key = keys.join("events", keys.segment(event_type), date, f"{event_id}.json")
+    plan = Plan(objects=[PutObject(archive_key, raw)], common={"event_id": event_id, "event_type": str(event_type)},
+                date=date)
     known = isinstance(event_type, int) and not isinstance(event_type, bool) and event_type in ROUTES
     if not known:
         return plan, 200, None
     handler = handler_for(event_type)
     hosts = settings.media_hosts if settings.media_copy else frozenset()
-    context = HandlerContext(event_id, settings.thresholds, hosts)
+    context = HandlerContext(event_id, settings.thresholds, hosts, seconds)
     try:
         produced = handler(body, context)
     except ValidationError as exc:
@@ -102,9 +104,18 @@ def route(body: dict[str, Any], event_id: str, raw: bytes, runtime: Runtime) -> 
     else:
         plan.extend(produced)
         return plan, 200, None
-    letter = {"event_id": event_id, "event_type": event_type, "reason": reason, "event": body}
-    plan.objects.append(json_object(keys.join("deadletter", date, f"{event_id}.json"), letter))
+    plan.objects.append(_dead_letter(body, event_id, event_type, reason, date, archive_key))
     return plan, 422, reason
+
+
+def _dead_letter(body: dict[str, Any], event_id: str, event_type: object, reason: str, date: str,
+                 archive_key: str) -> PutObject:
+    """The event with the reason; if the event itself cannot be re-encoded, a pointer to its archive."""
+    letter = {"event_id": event_id, "event_type": event_type, "reason": reason, "archive": archive_key}
+    try:
+        return json_object(keys.join("deadletter", date, f"{event_id}.json"), {**letter, "event": body})
+    except (ValueError, TypeError, RecursionError):
+        return json_object(keys.join("deadletter", date, f"{event_id}.json"), letter)
 
 
 def _validation_reason(exc: ValidationError) -> str:

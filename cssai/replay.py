@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from cssai import identity, pipeline
+from cssai.body import BodyError, parse_object
 from cssai.executor import marker_key, stored_status
 from cssai.runtime import Runtime
 
@@ -59,7 +60,7 @@ def candidates(runtime: Runtime, source: str, filters: Filters) -> Iterator[tupl
         stored = objects.get(key)
         if stored is None:
             continue
-        raw, body = _body(stored, source)
+        raw, body = _body(stored, source, objects)
         if body is None:
             continue
         if filters.event_type and str(body.get("event_type")) != filters.event_type:
@@ -69,15 +70,34 @@ def candidates(runtime: Runtime, source: str, filters: Filters) -> Iterator[tupl
         yield key, raw, body
 
 
-def _body(stored: bytes, source: str) -> tuple[bytes, dict[str, Any] | None]:
+def _body(stored: bytes, source: str, objects: Any) -> tuple[bytes, dict[str, Any] | None]:
+    """The event's bytes and body: parsed as the receiver parses a callback (body.parse_object).
+
+    A dead letter's ``event`` is what is replayed (an operator may have repaired it); one whose event
+    could not be re-encoded holds only a pointer to the archived bytes (``archive``), read instead.
+    """
+    if source == "archive":
+        return stored, _parsed(stored)
     try:
         doc = json.loads(stored)
     except ValueError:
         return stored, None
-    if source == "deadletter":
-        event = doc.get("event") if isinstance(doc, dict) else None
-        return json.dumps(event, ensure_ascii=False).encode(), event if isinstance(event, dict) else None
-    return stored, doc if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        return stored, None
+    event = doc.get("event")
+    if isinstance(event, dict):
+        return json.dumps(event, ensure_ascii=False).encode(), event
+    archived = objects.get(doc["archive"]) if isinstance(doc.get("archive"), str) else None
+    if archived is not None:
+        return archived, _parsed(archived)
+    return stored, None
+
+
+def _parsed(raw: bytes) -> dict[str, Any] | None:
+    try:
+        return parse_object(raw)
+    except BodyError:
+        return None
 
 
 def run(runtime: Runtime, source: str, filters: Filters, *, dry_run: bool, force: bool,

@@ -165,14 +165,15 @@ def _erasing(data: StreamData, body: dict[str, Any]) -> None:
 
 
 def _highlight(data: StreamData, body: dict[str, Any]) -> None:
-    from handlers.highlight import clip_stem, items
+    from handlers.highlight import clip_stems, items
 
     short_id = identity.event_id(body)[:16]
-    for chunk in items(body.get("items", [])):
-        for item in chunk:
-            data.seen(_ms(item.begin_time * 1000))
-            stem = clip_stem(data.stream, item.begin_time, item.end_time, short_id)
-            data.highlights.append({**item.model_dump(), "_stem": stem})
+    date = identity.day(identity.event_seconds(body))
+    validated = [item for chunk in items(body.get("items", [])) for item in chunk]
+    stems = clip_stems(data.stream, date, [(i.begin_time, i.end_time) for i in validated], short_id)
+    for item, stem in zip(validated, stems, strict=True):
+        data.seen(_ms(item.begin_time * 1000))
+        data.highlights.append({**item.model_dump(), "_stem": stem})
 
 
 def summary(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> list[tuple[str, str]]:

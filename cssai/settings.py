@@ -21,6 +21,12 @@ MIN_TOKEN_LENGTH = 16
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
+UNDEFINED = ("is the string 'undefined': a ${env:X} reference inside it was not set when serverless.yml was "
+             "deployed; set it and deploy again")
+LIST_SETTINGS = ("css_callback_keys", "callback_url_tokens", "callback_allowed_cidrs", "media_copy_source_hosts",
+                 "notify_kinds", "quality_alert_thresholds")
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message and ``variable`` name it."""
 
@@ -31,7 +37,8 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # env_ignore_empty: a variable set to "" means unset (its default), as `LOCAL_SINK_DIR=` should
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True)
 
     css_callback_keys: str = ""
     callback_url_tokens: str = ""
@@ -62,13 +69,26 @@ class Settings(BaseSettings):
     @field_validator("*", mode="before")
     @classmethod
     def _not_undefined(cls, value: object) -> object:
-        """serverless.yml's ``${env:X}`` deploys the string "undefined" when X was not exported.
+        """serverless.yml's ``${env:A},${env:B}`` deploys the string "undefined" where B was not set.
 
-        Refused for every setting: as a callback key, "undefined" would let anyone sign.
+        Refused for every setting, and for every entry of a comma-separated one: as a callback key,
+        "undefined" would let anyone sign.
         """
         if isinstance(value, str) and value.strip() == "undefined":
-            raise ValueError("is the string 'undefined': it was not exported when serverless.yml was deployed; "
-                             "export it (empty if unused) and deploy again")
+            raise ValueError(UNDEFINED)
+        return value
+
+    @field_validator(*LIST_SETTINGS, mode="before")
+    @classmethod
+    def _entries(cls, value: object) -> object:
+        """Every entry of a list setting is checked as a whole value is: no "undefined", no empty entry."""
+        if isinstance(value, str) and value.strip():
+            for position, entry in enumerate(value.split(","), start=1):
+                if not entry.strip():
+                    raise ValueError(f"entry {position} is empty (a stray comma, or a variable that was not set "
+                                     "when the list was composed)")
+                if entry.strip() == "undefined":
+                    raise ValueError(f"entry {position} {UNDEFINED}")
         return value
 
     @field_validator("callback_url_tokens")

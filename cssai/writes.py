@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from cssai import text
+from cssai.identity import PLAUSIBLE_SECONDS
 
 JSON_TYPE = "application/json"
 
@@ -81,7 +82,8 @@ class Plan:
         return len(self.objects) + self.record_count + len(self.copies)
 
 
-_STABLE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # built once, not per call
+# Built once, not per call. allow_nan=False: a stored object is strict JSON or is not written at all.
+_STABLE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def json_bytes(value: Any) -> bytes:
@@ -91,6 +93,22 @@ def json_bytes(value: Any) -> bytes:
 
 def json_object(key: str, value: Any) -> PutObject:
     return PutObject(key=key, body=json_bytes(value))
+
+
+MAX_RECORD_MS = PLAUSIBLE_SECONDS * 1000 - 1
+OUT_OF_RANGE = "record_time_out_of_range"
+
+
+def record_time(time_ms: int, fields: dict[str, str]) -> int:
+    """A record time CLS can take: within [0, MAX_RECORD_MS] (protobuf's int64 overflows past 2**63).
+
+    A time outside it is clamped, and the original kept in the record as ``record_time_out_of_range``:
+    the same on every sink, so the local folder and CLS agree on what was stored.
+    """
+    if 0 <= time_ms <= MAX_RECORD_MS:
+        return time_ms
+    fields[OUT_OF_RANGE] = str(time_ms)
+    return 0 if time_ms < 0 else MAX_RECORD_MS
 
 
 def record(time_ms: int, **fields: Any) -> LogRecord:
@@ -108,4 +126,4 @@ def record(time_ms: int, **fields: Any) -> LogRecord:
             flat[name] = ",".join(str(v) for v in value)
         else:
             flat[name] = str(value)
-    return LogRecord(time_ms=time_ms, fields=flat)
+    return LogRecord(time_ms=record_time(time_ms, flat), fields=flat)

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails
 
+from cssai.identity import day
+
 INT64 = 2**63 - 1
 
 
@@ -19,10 +21,16 @@ class HandlerContext:
     event_id: str
     thresholds: Mapping[str, float] = field(default_factory=dict)
     media_hosts: frozenset[str] = frozenset()
+    seconds: int | None = None  # the event's own time, read once by the pipeline (identity.event_seconds)
 
     @property
     def short_id(self) -> str:
         return self.event_id[:16]
+
+    @property
+    def date(self) -> str:
+        """The folder date of every object of this event: the archive's, so replay --date finds them all."""
+        return day(self.seconds)
 
 
 class Callback(BaseModel):

@@ -6,13 +6,13 @@ models), once for the transcript and the WebVTT, and again while their records a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from cssai import keys, text
-from cssai.identity import day
 from cssai.writes import LogRecord, Plan, PutObject, json_object, record
 from handlers.base import Callback, HandlerContext, TimeField, validated_chunks
 
@@ -73,10 +73,9 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
         first = first or (chunk[0] if chunk else None)
         words.extend(k.word for seg in chunk for k in seg.keywords_info)
         cues.extend(_cues(chunk))
-    start = first.start_unix_time if first else None
     stream = keys.segment(event.stream_id)
     stem = f"{keys.segment(event.task_id)}-{first.start_pts if first else 0}-{ctx.short_id}"
-    base = keys.join("transcripts", stream, day(start), stem)
+    base = keys.join("transcripts", stream, ctx.date, stem)
     transcript = {
         "event_id": ctx.event_id,
         "event_type": event.event_type,
@@ -146,8 +145,20 @@ def _cues(segs: list[Segment]) -> Iterator[str]:
     for seg in segs:
         if seg.start_pts is None or seg.end_pts is None:
             continue
-        line = " ".join(seg.src_txt.split()).replace("-->", "->")
+        line = cue_text(seg.src_txt)
         yield from (f"{_clock(seg.start_pts)} --> {_clock(max(seg.end_pts, seg.start_pts))}", line or "-", "")
+
+
+_ARROW = re.compile(r"-+>")
+
+
+def cue_text(value: str) -> str:
+    """One line of cue text that a player cannot read as a timing line: never ``-->`` (WebVTT §4.1).
+
+    Every run of dashes before ``>`` becomes ``->`` in one pass, so no ``-->`` can be left behind
+    (a plain replace turns ``--->`` into ``-->``).
+    """
+    return _ARROW.sub("->", " ".join(value.split()))
 
 
 def _clock(ms: int) -> str:

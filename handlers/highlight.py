@@ -1,7 +1,9 @@
 """Smart highlight (349): one clip record per item, and optionally a copy of its media.
 
 Keys carry the event's identity, ``highlights/{stream}/{date}/{begin}-{end}-{id16}.json``: two
-different events with the same times never collide, a redelivery rewrites the same keys. Object
+different events with the same times never collide, a redelivery rewrites the same keys. Two items of
+one event with the same times get ``…-{id16}-2.json``, ``-3``… in the order sent, so every item has its
+own object. ``{date}`` is the event's date (its first item's), the same for all its clips and its archive. Object
 writes are bounded whatever the body holds: beyond ``MAX_CLIP_OBJECTS`` items the event's clips go
 into one object (``…/clips-{id16}.json``) and media is not copied; every item is still a CLS record.
 """
@@ -9,13 +11,13 @@ into one object (``…/clips-{id16}.json``) and media is not copied; every item 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from cssai import keys
-from cssai.identity import day
 from cssai.media import cos_source
 from cssai.writes import CopyObject, LogRecord, Plan, json_object, record
 from handlers.base import Callback, HandlerContext, TimeField, validated_chunks
@@ -49,9 +51,20 @@ def items(raw: object) -> Iterator[list[Item]]:
     return validated_chunks(_ITEMS, raw, ("items",), "HighlightEvent")
 
 
-def clip_stem(stream_id: str, begin_time: int, end_time: int, short_id: str) -> str:
-    """``highlights/{stream}/{date}/{begin}-{end}-{id16}``: where an item's clip (and media) lands."""
-    return keys.join("highlights", keys.segment(stream_id), day(begin_time), f"{begin_time}-{end_time}-{short_id}")
+def clip_stems(stream_id: str, date: str, spans: Iterable[tuple[int, int]], short_id: str) -> list[str]:
+    """``highlights/{stream}/{date}/{begin}-{end}-{id16}[-n]`` for each item, in order: where its clip lands.
+
+    A span seen before in the same event gets ``-2``, ``-3``…: distinct items never share a key, and the
+    suffix (a fourth dash-separated part) can never equal another item's plain name.
+    """
+    seen: Counter[tuple[int, int]] = Counter()
+    stems = []
+    for begin, end in spans:
+        seen[begin, end] += 1
+        repeat = seen[begin, end]
+        name = f"{begin}-{end}-{short_id}" + (f"-{repeat}" if repeat > 1 else "")
+        stems.append(keys.join("highlights", keys.segment(stream_id), date, name))
+    return stems
 
 
 def plan(body: dict, ctx: HandlerContext) -> Plan:
@@ -62,18 +75,17 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
                 "domain": event.domain, "path": event.path, "stream_id": event.stream_id}
     one_each = isinstance(raw, list) and len(raw) <= MAX_CLIP_OBJECTS
     result = Plan()
-    first_begin: int | None = None
-    for chunk in items(raw):  # validates every item, whatever the count
-        for item in chunk:
-            first_begin = item.begin_time if first_begin is None else first_begin
-            if not one_each:
-                continue
-            stem = clip_stem(event.stream_id, item.begin_time, item.end_time, ctx.short_id)
+    if one_each:
+        validated = [item for chunk in items(raw) for item in chunk]  # at most MAX_CLIP_OBJECTS
+        spans = [(item.begin_time, item.end_time) for item in validated]
+        for item, stem in zip(validated, clip_stems(event.stream_id, ctx.date, spans, ctx.short_id), strict=True):
             result.objects.append(json_object(f"{stem}.json", {**envelope, **item.model_dump()}))
             if ctx.media_hosts:
                 result.copies.extend(_media_copies(item, stem, ctx.media_hosts))
-    if not one_each:  # many clips: one object holds them all, as sent
-        key = keys.join("highlights", stream, day(first_begin), f"clips-{ctx.short_id}.json")
+    else:  # many clips: one object holds them all, as sent
+        for _chunk in items(raw):  # validates every item, a chunk at a time, keeping none
+            pass
+        key = keys.join("highlights", stream, ctx.date, f"clips-{ctx.short_id}.json")
         result.objects.append(json_object(key, {**envelope, "count": len(raw), "items": raw}))
     result.streams.append(HighlightRecords(raw, event))
     return result
@@ -109,12 +121,18 @@ class HighlightRecords:
 
 
 def _media_copies(item: Item, stem: str, hosts: frozenset[str]) -> list[CopyObject]:
-    copies = []
-    for url, fallback in ((item.video_store_url, ".mp4"), (item.cov_img_store_url, ".jpg")):
+    """The clip's video at ``{stem}{ext}`` and its cover at ``{stem}{ext}`` too, or ``{stem}.cover{ext}``
+    when both have the same extension; never ``.json`` (the clip record's own key)."""
+    copies: list[CopyObject] = []
+    for url, fallback, alternative in ((item.video_store_url, ".mp4", ".video"), (item.cov_img_store_url, ".jpg",
+                                                                                   ".cover")):
         source = cos_source(url, hosts)
         if source is None:
             continue
         ext = posixpath.splitext(source.key)[1].lower()
-        ext = ext if ext[1:].isalnum() and len(ext) <= 6 else fallback
-        copies.append(CopyObject(source.bucket, source.region, source.key, f"{stem}{ext}"))
+        ext = ext if ext[1:].isalnum() and len(ext) <= 6 and ext != ".json" else fallback
+        key = f"{stem}{ext}"
+        if any(c.key == key for c in copies):
+            key = f"{stem}{alternative}{ext}"
+        copies.append(CopyObject(source.bucket, source.region, source.key, key))
     return copies

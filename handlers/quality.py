@@ -14,8 +14,7 @@ from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from cssai import keys
-from cssai.identity import day
-from cssai.writes import LogRecord, Plan, json_object, record
+from cssai.writes import MAX_RECORD_MS, OUT_OF_RANGE, LogRecord, Plan, json_object, record
 from handlers.base import INT64, Callback, HandlerContext, TimeField, validated_chunks
 
 KNOWN_CLASSES = ("PSNR", "SSIM", "VMAF", "VQA")
@@ -85,7 +84,7 @@ def _validate(model: type[QualityEvent], body: dict) -> tuple[QualityEvent, Fram
 
 def plan_threshold(body: dict, ctx: HandlerContext) -> Plan:
     event, frames = _validate(QualityEvent, body)
-    stream, date = keys.segment(event.stream_id), day(event.event_time)
+    stream, date = keys.segment(event.stream_id), ctx.date
     alert = {
         **_identity(event, ctx),
         "reason": "frames_below_css_threshold",
@@ -103,7 +102,7 @@ def plan_threshold(body: dict, ctx: HandlerContext) -> Plan:
 
 def plan_average(body: dict, ctx: HandlerContext) -> Plan:
     event, frames = _validate(AverageEvent, body)
-    stream, date = keys.segment(event.stream_id), day(event.event_time)
+    stream, date = keys.segment(event.stream_id), ctx.date
     metric = keys.segment(event.metric)
     threshold = ctx.thresholds.get(event.metric.upper())
     below = threshold is not None and event.average_score < threshold
@@ -165,4 +164,9 @@ class FrameRecords:
         common = self.common
         for chunk in validated_frames(self.raw):
             for f in chunk:  # the hot loop of a long evaluation: built directly
-                yield LogRecord(f["time"], {**common, "score": str(f["score"]), "frame_time_ms": str(f["time"])})
+                ms = f["time"]
+                fields = {**common, "score": str(f["score"]), "frame_time_ms": str(ms)}
+                if ms > MAX_RECORD_MS:  # as writes.record_time: clamped, the original kept (never negative here)
+                    fields[OUT_OF_RANGE] = str(ms)
+                    ms = MAX_RECORD_MS
+                yield LogRecord(ms, fields)

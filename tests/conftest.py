@@ -83,11 +83,11 @@ def invoke() -> Invoke:
 def clip_key(body: dict[str, Any], ext: str = ".json", item: int = 0) -> str:
     """Where a 349 item's clip record lands: highlights/{stream}/{date}/{begin}-{end}-{id16}{ext}."""
     from cssai import keys
-    from cssai.identity import day, event_id
+    from cssai.identity import day, event_id, event_seconds
 
     it = body["items"][item]
     name = f"{it['begin_time']}-{it['end_time']}-{event_id(body)[:16]}{ext}"
-    return keys.join("highlights", keys.segment(body["stream_id"]), day(it["begin_time"]), name)
+    return keys.join("highlights", keys.segment(body["stream_id"]), day(event_seconds(body)), name)
 
 
 def answer_body(answer: dict[str, Any]) -> dict[str, Any]:

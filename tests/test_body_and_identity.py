@@ -65,6 +65,10 @@ def test_event_day_comes_from_the_event_not_the_clock() -> None:
     assert day(None) == UNDATED
     assert day(10**20) == UNDATED
     assert event_seconds({"event_time": 5}) == 5
-    assert event_seconds({"items": [{"begin_time": 7}]}) == 7
-    assert event_seconds({"data": {"subtitle_tmp_res": [{"start_unix_time": 9}]}}) == 9
+    assert event_seconds({"event_type": 349, "items": [{"begin_time": 7}]}) == 7
+    assert event_seconds({"event_type": 347, "data": {"subtitle_tmp_res": [{"start_unix_time": 9}]}}) == 9
     assert event_seconds({"event_time": "soon"}) is None
+    # ints, floats and numeric strings alike (314 sends its event_time as a string); ms where the family uses ms
+    assert event_seconds({"event_time": 1752130787.0}) == event_seconds({"event_time": "1752130787"}) == 1752130787
+    assert event_seconds({"event_type": 321, "data_time": 1670588074971}) == 1670588074
+    assert event_seconds({"event_type": 100, "end_time": 1642089598, "event_time": 1}) == 1642089598

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from pydantic import ValidationError
 
+from cssai.identity import event_seconds
 from cssai.writes import Plan
 from handlers import ROUTES, erasing, handler_for, highlight, quality
 from handlers.base import HandlerContext
 from tests.conftest import sample
 
 CTX = HandlerContext(event_id="e" * 64, thresholds={"PSNR": 30.0, "VMAF": 70.0})
+
+
+def ctx(body: dict, base: HandlerContext = CTX) -> HandlerContext:
+    """The context the pipeline gives: the event's own time read once (identity.event_seconds)."""
+    return dataclasses.replace(base, seconds=event_seconds(body))
 
 
 def objects(plan: Plan) -> dict[str, dict]:
@@ -30,7 +37,7 @@ def test_routes_cover_the_four_families() -> None:
 
 
 def test_344_alert_and_one_record_per_frame() -> None:
-    plan = quality.plan_threshold(sample(344), CTX)
+    plan = quality.plan_threshold(sample(344), ctx(sample(344)))
     (key, alert), = objects(plan).items()
     assert key == f"alerts/quality/livestream1/2025-07-10/PSNR-1752130787-{'e' * 16}.json"
     assert alert["min_score"] == 22.78 and alert["frame_count"] == 2
@@ -43,12 +50,12 @@ def test_344_alert_and_one_record_per_frame() -> None:
 
 @pytest.mark.parametrize("metric", ["PSNR", "SSIM", "VMAF", "VQA"])
 def test_344_accepts_every_evaluation_class(metric: str) -> None:
-    plan = quality.plan_threshold({**sample(344), "class": metric}, CTX)
+    plan = quality.plan_threshold({**sample(344), "class": metric}, ctx({**sample(344), "class": metric}))
     assert plan.records[0].fields["class"] == metric
 
 
 def test_345_report_and_alert_under_threshold() -> None:
-    plan = quality.plan_average(sample(345), CTX)
+    plan = quality.plan_average(sample(345), ctx(sample(345)))
     docs = objects(plan)
     report = docs[f"reports/quality/livestream1/2025-07-10/PSNR-1752130787-{'e' * 16}.json"]
     assert report["average_score"] == 27.765 and report["below_threshold"] is True and report["threshold"] == 30.0
@@ -57,19 +64,19 @@ def test_345_report_and_alert_under_threshold() -> None:
 
 
 def test_345_no_alert_above_threshold_or_without_one() -> None:
-    above = quality.plan_average({**sample(345), "average_score": 45.0}, CTX)
+    above = quality.plan_average({**sample(345), "average_score": 45.0}, ctx({**sample(345), "average_score": 45.0}))
     assert [k.split("/")[0] for k in objects(above)] == ["reports"]
-    unknown = quality.plan_average({**sample(345), "class": "VQA"}, CTX)
+    unknown = quality.plan_average({**sample(345), "class": "VQA"}, ctx({**sample(345), "class": "VQA"}))
     assert "quality_alert" not in kinds(unknown)
 
 
 def test_345_sample_saying_344_is_refused_by_the_345_model() -> None:
     with pytest.raises(ValidationError):
-        quality.plan_average({**sample(345), "event_type": 344, "average_score": "n/a"}, CTX)
+        quality.plan_average(bad := {**sample(345), "event_type": 344, "average_score": "n/a"}, ctx(bad))
 
 
 def test_347_transcript_vtt_and_records() -> None:
-    plan = erasing.plan(sample(347), CTX)
+    plan = erasing.plan(sample(347), ctx(sample(347)))
     keys = sorted(o.key for o in plan.objects)
     assert keys == [
         f"transcripts/teststream/2025-06-20/7735333-954864-{'e' * 16}.json",
@@ -86,7 +93,7 @@ def test_347_transcript_vtt_and_records() -> None:
 def test_349_one_clip_per_item() -> None:
     body = sample(349)
     body["items"].append({**body["items"][0], "begin_time": 1761128900, "end_time": 1761128930, "title": "two"})
-    plan = highlight.plan(body, CTX)
+    plan = highlight.plan(body, ctx(body))
     docs = objects(plan)
     assert sorted(docs) == [
         "highlights/test1820/2025-10-22/1761128808-1761128834-eeeeeeeeeeeeeeee.json",
@@ -103,10 +110,10 @@ def test_349_one_clip_per_item() -> None:
 def test_models_tolerate_unknown_fields_and_missing_optionals() -> None:
     body = {"event_type": 349, "stream_id": "s", "items": [{"begin_time": 1, "end_time": 2, "new_field": {"x": 1}}],
             "future": True}
-    plan = highlight.plan(body, CTX)
+    plan = highlight.plan(body, ctx(body))
     assert len(plan.objects) == 1
     minimal = {"event_type": 347, "stream_id": "s"}
-    assert list(erasing.plan(minimal, CTX).all_records()) == []
+    assert list(erasing.plan(minimal, ctx(minimal)).all_records()) == []
 
 
 @pytest.mark.parametrize(
@@ -125,12 +132,14 @@ def test_models_tolerate_unknown_fields_and_missing_optionals() -> None:
 )
 def test_invalid_bodies_raise_validation_errors(event_type: int, change: dict) -> None:
     with pytest.raises(ValidationError):
-        handler_for(event_type)({**sample(event_type), **change}, CTX)
+        body = {**sample(event_type), **change}
+        handler_for(event_type)(body, ctx(body))
 
 
 def test_media_copy_only_from_allowlisted_hosts() -> None:
-    ctx = HandlerContext(event_id="e" * 64, media_hosts=frozenset({"your.cos.ap-nanjing.myqcloud.com"}))
-    plan = highlight.plan(sample(349), ctx)
+    hosts = frozenset({"your.cos.ap-nanjing.myqcloud.com"})
+    allowed = ctx(sample(349), HandlerContext(event_id="e" * 64, media_hosts=hosts))
+    plan = highlight.plan(sample(349), allowed)
     (copy,) = plan.copies
     assert (copy.source_bucket, copy.source_region) == ("your", "ap-nanjing")
     assert copy.source_key.startswith("SmartHighlights/")

@@ -40,6 +40,10 @@ class LogSink(Protocol):
         """Consecutive uploads within the service's per-request limits, made as they are consumed."""
         ...
 
-    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
-        """Upload one batch; ``common`` fields are added to every record."""
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str], *, again: bool = False) -> None:
+        """Upload one batch; ``common`` fields are added to every record.
+
+        ``again``: a forced replay, which uploads the records anew even where a sink could tell that the
+        same batch already landed (the local sink can; CLS cannot).
+        """
         ...

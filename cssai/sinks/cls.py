@@ -4,9 +4,13 @@ Limits from the CLS "API/SDK upload limits" page (doc 614/78959): at most 10,000
 logGroup, 1 MB per value, 5 MB of values per request, 6 MB of body before compression, and no
 key may start with ``_``. A bigger event is split into several uploads, built one at a time.
 
-Error classes, from UploadLog's error codes (doc 614/42787; the SDK's ``cls/v20201016/errorcodes.py``):
-throttling and service faults are retried; anything else the service answered with a code is a
-refusal that no retry can change (bad data, a closed or missing topic, a denied account).
+Error classes, from UploadLog's error codes (https://cloud.tencent.com/document/api/614/59470 and the
+common codes, https://www.tencentcloud.com/document/product/614/42832; the SDK's
+``cls/v20201016/errorcodes.py``): only the codes in ``_REFUSED``, which say the request itself can never
+be accepted (bad data, a closed, isolated or missing topic, a destroyed account), are refusals whose
+records become a dead letter. Credentials are a 503 until fixed. Everything else, including an answer
+that is not an API response at all (an HTML page from a proxy, an empty body, JSON without
+``Response``, an unknown code), is transient: retried within the deadline, then a 503 so CSS retries.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ MAX_VALUE_BYTES = 1024 * 1024
 MAX_BATCH_BYTES = 2 * 1024 * 1024  # well under the 5 MB of values and 6 MB of body; bounds memory per upload
 TRUNCATED = "…[truncated]"
 SOURCE = "css-ai-callback"
-_TRANSIENT = ("ServerNetworkError", "ClientNetworkError", "InternalError", "RequestLimitExceeded",
-              "ResourceUnavailable", "FailedOperation.Timeout", "FailedOperation.WriteQpsLimit",
-              "FailedOperation.WriteTrafficLimit", "SpeedQuotaExceed")
+_REFUSED = frozenset({
+    "FailedOperation.TopicClosed", "FailedOperation.TopicIsolated", "ResourceNotFound.TopicNotExist",
+    "LimitExceeded.LogSize", "InvalidParameter", "InvalidParameter.Content", "InvalidParameterValue",
+    "MissingParameter", "OperationDenied.AccountIsolate", "OperationDenied.AccountDestroy",
+    "OperationDenied.AccountNotExists",
+})
 _CREDENTIALS = ("AuthFailure", "UnauthorizedOperation")
+_NOT_AN_ANSWER = (ValueError, KeyError, TypeError, AttributeError, IndexError)  # a body the SDK could not read
 
 logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)
 
@@ -65,24 +73,40 @@ class ClsLogs:
         if batch:
             yield batch
 
-    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str], *, again: bool = False) -> None:
         request = models.UploadLogRequest()
         request.TopicId = self.topic_id
         try:
-            self._client.UploadLog(request, encode(records, common))
+            answer = self._client.UploadLog(request, encode(records, common))
         except TencentCloudSDKException as exc:
             raise classify(exc) from None
+        except _NOT_AN_ANSWER as exc:
+            raise SinkError(f"CLS UploadLog: the answer is not an API response ({type(exc).__name__})",
+                            transient=True) from None
+        if not _accepted(answer):
+            raise SinkError("CLS UploadLog: the answer is not an API response (no Response.RequestId)",
+                            transient=True)
+
+
+def _accepted(answer: object) -> bool:
+    """A success is ``{"Response": {"RequestId": ...}}`` (every API v3 answer has a RequestId).
+
+    ``ClsClient.UploadLog`` turns an answer it cannot read into a TencentCloudSDKException named after the
+    Python error (``JSONDecodeError``, ``KeyError``...), and ``{"Response": {}}`` into a response without
+    a RequestId: both are not answers, and so transient.
+    """
+    return isinstance(getattr(answer, "RequestId", None), str) and bool(answer.RequestId)  # type: ignore[attr-defined]
 
 
 def classify(exc: TencentCloudSDKException) -> SinkError:
-    """Throttling and faults: retried. Credentials: a 503 until fixed. Any other code: refused for good."""
+    """Documented refusals: dead-lettered. Credentials: a 503 until fixed. Anything else: retried."""
     code = exc.get_code() or ""
     message = f"CLS UploadLog: {code}: {str(exc.get_message())[:200]}"
-    if code.startswith(_TRANSIENT) or not code:
-        return SinkError(message, transient=True)
+    if code in _REFUSED:
+        return SinkError(message, transient=False, refused=True)
     if code.startswith(_CREDENTIALS):
         return SinkError(message + " (check the credentials and the role's cls:UploadLog)", transient=False)
-    return SinkError(message, transient=False, refused=True)
+    return SinkError(message, transient=True)
 
 
 def encode(records: Sequence[LogRecord], common: Mapping[str, str] | None = None) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -10,11 +12,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from cssai import text
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: threads are still serialised by the lock
+    fcntl = None  # type: ignore[assignment]
 from cssai.sinks import SinkError
 from cssai.writes import CopyObject, LogRecord, PutObject
 
 RECORDS_FILE = "records.jsonl"
 BATCH = 10_000  # as CLS: a huge event never holds all its lines in memory at once
+TAIL_CHUNK = 64 * 1024
 
 
 class LocalObjects:
@@ -75,7 +83,18 @@ class LocalObjects:
 
 
 class LocalLogs:
-    """Appends one JSON line per record; one write per upload so lines never interleave."""
+    """Appends one JSON line per record, crash-safe like the cloud sink.
+
+    - **No torn lines.** A batch is one ``os.write`` loop on an ``O_APPEND`` file; if it fails (a full
+      disk) the file is cut back to where the batch began. A line left without its newline by a process
+      killed mid-write is cut off before the next append, so no later line is ever joined onto it.
+    - **Exactly once.** Before appending, a small receipt ``cls/.uploads/{sha256 of the batch}.json``
+      records where the batch starts. A retry whose batch is already there in full appends nothing; one
+      whose batch was cut short by a crash cuts it off and appends it whole. A forced replay (``again``)
+      appends anew, as it uploads anew to CLS.
+    - Threads of one process share a lock; processes sharing the folder (the CLI beside ``serve``)
+      take an advisory ``flock`` on the file.
+    """
 
     concurrent = False
 
@@ -83,6 +102,7 @@ class LocalLogs:
 
     def __init__(self, root: Path) -> None:
         self.path = root / "cls" / RECORDS_FILE
+        self.receipts = root / "cls" / ".uploads"
 
     def batches(self, records: Iterable[LogRecord]) -> Iterator[Sequence[LogRecord]]:
         batch: list[LogRecord] = []
@@ -94,13 +114,87 @@ class LocalLogs:
         if batch:
             yield batch
 
-    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str]) -> None:
+    def upload(self, records: Sequence[LogRecord], common: Mapping[str, str], *, again: bool = False) -> None:
         lines = "".join(
             json.dumps({"time_ms": r.time_ms, **r.fields, **common}, ensure_ascii=False) + "\n" for r in records
         )
+        data = text.utf8(lines)
+        receipt = self.receipts / f"{hashlib.sha256(data).hexdigest()}.json"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(text.clean(lines))
+            with self._lock, _locked(self.path) as fd:
+                end = os.lseek(fd, 0, os.SEEK_END)
+                start = None if again else _receipt_start(receipt)
+                if start is not None and start < end:
+                    present = os.pread(fd, len(data), start)
+                    if present == data:
+                        return  # a retry of a batch that landed whole: nothing to add
+                    if data.startswith(present) and start + len(present) == end:
+                        end = _cut(fd, start)  # our batch, cut short by a crash: append it whole
+                end = _cut_torn_tail(fd, end)
+                _write_receipt(receipt, end)
+                try:
+                    _write_all(fd, data)
+                except OSError:
+                    _cut(fd, end)  # never leave part of a batch behind
+                    raise
         except OSError as exc:
-            raise SinkError(f"local log append failed: {exc.strerror}", transient=True) from exc
+            raise SinkError(f"local log append to {self.path} failed: {exc.strerror or exc}", transient=True) from exc
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[int]:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _receipt_start(receipt: Path) -> int | None:
+    try:
+        start = json.loads(receipt.read_bytes())["start"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return start if isinstance(start, int) and start >= 0 else None
+
+
+def _write_receipt(receipt: Path, start: int) -> None:
+    receipt.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=receipt.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(json.dumps({"start": start}).encode())
+        os.replace(tmp, receipt)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _cut(fd: int, size: int) -> int:
+    os.ftruncate(fd, size)
+    return size
+
+
+def _cut_torn_tail(fd: int, end: int) -> int:
+    """Cut a last line that has no newline (a writer killed mid-line); return the new end."""
+    if end == 0 or os.pread(fd, 1, end - 1) == b"\n":
+        return end
+    position = end
+    while position > 0:
+        step = min(TAIL_CHUNK, position)
+        chunk = os.pread(fd, step, position - step)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return _cut(fd, position - step + newline + 1)
+        position -= step
+    return _cut(fd, 0)
