@@ -15,6 +15,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+GARBAGE: dict[str, tuple[int, bytes, str]] = {
+    "html": (200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
+    "empty": (200, b"", "application/json"),
+    "not_json": (200, b'{"Response": {"RequestId": ', "application/json"),
+    "no_response": (200, b'{"RequestId": "x"}', "application/json"),
+    "empty_response": (200, b'{"Response": {}}', "application/json"),
+    "plain_other": (200, b'{"ok": true}', "text/plain"),
+    "unknown_code": (200, b'{"Response": {"Error": {"Code": "FailedOperation.SomethingNew", "Message": "?"}, '
+                          b'"RequestId": "x"}}', "application/json"),
+}
+
+
 @dataclass
 class Fault:
     """Fail the next ``times`` requests that match.
@@ -22,7 +34,8 @@ class Fault:
     Kinds: "500"/"503" (an error answer), "slow" (answer after ``delay``), "drop" (close without
     processing), "hang", "lost" (process the write, then close without answering: the answer is
     lost after the write landed), "kill_before" / "kill_after" (SIGKILL process ``pid`` before the
-    request is processed, or after it landed and before the answer: a container that dies).
+    request is processed, or after it landed and before the answer: a container that dies), and the
+    names in ``GARBAGE``: a 200 whose body is not the service's answer (nothing is processed).
     """
 
     method: str
@@ -127,6 +140,10 @@ class FaultyHandler(BaseHTTPRequestHandler):
         if fault.kind in ("lost", "kill_after"):
             self._after = fault  # processed as usual; answer() then drops (and kills)
             return False
+        if fault.kind in GARBAGE:  # a 200 that is not the service's answer (a proxy's page, a truncated body...)
+            status, body, content_type = GARBAGE[fault.kind]
+            self.answer(status, body, content_type)
+            return True
         self.answer(int(fault.kind), b"<Error><Code>InternalError</Code></Error>", "application/xml")
         return True
 
