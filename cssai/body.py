@@ -36,7 +36,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _finite_or_text(text: str) -> float | str:
+def finite_or_text(text: str) -> float | str:
+    """A JSON number as a float, or as its own text when no double holds it (``1e400``)."""
     value = float(text)
     return value if math.isfinite(value) else text
 
@@ -51,7 +52,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BodyError("body is not UTF-8") from exc
-    floats = _finite_or_text if _MAY_OVERFLOW.search(raw) else None
+    floats = finite_or_text if _MAY_OVERFLOW.search(raw) else None
     try:
         value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys, parse_float=floats)
     except BodyError:

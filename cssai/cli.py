@@ -25,6 +25,7 @@ from cssai import events, logs, runtime
 from cssai.settings import SettingsError
 
 DEV_KEY = "local-dev-key-not-for-production"
+DEV_TOKEN = "local-dev-token-not-for-production"  # noqa: S105 - announced, for local trials only
 COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 USAGE, FAILURE = 2, 1
@@ -49,6 +50,21 @@ def _key(explicit: str | None, *, announce: bool = True) -> str:
     if announce:
         print(f"CSS_CALLBACK_KEYS is not set: signing and verifying with the dev key {DEV_KEY!r}", file=sys.stderr)
     return DEV_KEY
+
+
+def _token(*, announce: bool = True) -> str:
+    """The URL token to send: the first of CALLBACK_URL_TOKENS, else the announced dev token.
+
+    Relay callbacks (314) are never signed, so a local run needs a token for them as CSS's tasks would.
+    """
+    configured = [t.strip() for t in os.environ.get("CALLBACK_URL_TOKENS", "").split(",") if t.strip()]
+    if configured:
+        return configured[0]
+    os.environ["CALLBACK_URL_TOKENS"] = DEV_TOKEN
+    if announce:
+        print(f"CALLBACK_URL_TOKENS is not set: sending and accepting the dev token {DEV_TOKEN!r} in the URL "
+              "(relay callbacks, 314, are never signed)", file=sys.stderr)
+    return DEV_TOKEN
 
 
 def _load(path: str) -> dict[str, Any]:
@@ -119,6 +135,7 @@ def invoke(args: argparse.Namespace) -> int:
     import index
 
     key = _key(args.key)
+    query = {} if args.shape == "direct" else {"token": _token()}
     current = _current()
     settings = current.settings
     uses_local = not (settings.cos_bucket and settings.cls_topic_id)
@@ -132,7 +149,7 @@ def invoke(args: argparse.Namespace) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 failed += 1
                 continue
-            event = events.wrap(events.signed(body, key), args.shape, base64_body=args.base64)
+            event = events.wrap(events.signed(body, key), args.shape, base64_body=args.base64, query=query)
             before = _files(root) if uses_local else {}
             outcomes.last = {}
             answer = index.main_handler(event, {"request_id": f"cli-{Path(sample).stem}", "time_limit_in_ms": 30000})

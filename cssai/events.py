@@ -19,8 +19,8 @@ def signed(body: dict[str, Any], key: str, now: float | None = None, valid_for: 
 
 
 def wrap(body: dict[str, Any] | bytes, shape: str = "apigw", *, base64_body: bool = False,
-         method: str = "POST", source_ip: str = "127.0.0.1") -> dict[str, Any]:
-    """An SCF event of the given trigger shape carrying ``body``."""
+         method: str = "POST", source_ip: str = "127.0.0.1", query: dict[str, str] | None = None) -> dict[str, Any]:
+    """An SCF event of the given trigger shape carrying ``body`` (``query``: the URL's, e.g. a token)."""
     if shape == "direct":
         if not isinstance(body, dict):
             raise ValueError("a direct invocation carries a JSON object")
@@ -32,12 +32,12 @@ def wrap(body: dict[str, Any] | bytes, shape: str = "apigw", *, base64_body: boo
     if shape == "apigw":
         event.update(
             path="/callback",
-            queryString={},
+            queryString=dict(query or {}),
             requestContext={"sourceIp": source_ip, "stage": "release", "httpMethod": method, "path": "/callback"},
         )
     elif shape == "url":
         headers["x-scf-remote-addr"] = source_ip
-        event.update(path="/", queryString={})
+        event.update(path="/", queryString=dict(query or {}))
     else:
         raise ValueError(f"unknown shape {shape!r}; choose from {SHAPES}")
     return event

@@ -1,4 +1,7 @@
-"""Chat notifications for what people should see: quality alerts, keyword hits, new highlights.
+"""Chat notifications for what people should see: quality alerts, keyword hits, new highlights, and the
+alerts of the other families: moderation (317/315 Block or Review), quality control (343), push errors
+(321) and recording errors (332 start failed or error, 341 at level error). Handlers mark those records
+``alert=<kind>``; the notifier posts from the records alone.
 
 Runs only after the event is stored, inside what is left of its deadline; a failure is
 logged and never turns a stored event into a 503.
@@ -32,7 +35,18 @@ from cssai.settings import Settings
 from cssai.sinks import ObjectSink, SinkError
 from cssai.writes import LogRecord, PutObject
 
-SUBJECT_FIELD = {"quality_alert": "class", "keyword_hit": "word", "highlight": ""}
+SUBJECT_FIELD = {"quality_alert": "class", "keyword_hit": "word", "highlight": "", "moderation": "label",
+                 "quality_control": "class", "push_error": "type", "recording_error": "reason"}
+KINDS = tuple(SUBJECT_FIELD)
+TITLES = {"quality_alert": "Quality alert: {subject} on {stream}", "keyword_hit": "Keyword hit: {subject} on {stream}",
+          "highlight": "New highlight on {stream}", "moderation": "Moderation: {subject} on {stream}",
+          "quality_control": "Quality control: {subject} on {stream}",
+          "push_error": "Push error type {subject} on {stream}", "recording_error": "Recording error on {stream}"}
+
+
+def alert_kind(rec: LogRecord) -> str:
+    """The notification kind of a record: its ``alert`` mark, else its own kind."""
+    return rec.fields.get("alert") or rec.fields.get("kind", "")
 MAX_LINES = 10
 
 
@@ -50,9 +64,9 @@ def compose(records: Iterable[LogRecord], kinds: frozenset[str]) -> list[Message
     """Pure: the messages an event's records call for, one per (kind, subject)."""
     grouped: dict[tuple[str, str], list[LogRecord]] = {}
     for rec in records:
-        kind = rec.fields.get("kind", "")
-        if kind in kinds:
-            subject = rec.fields.get(SUBJECT_FIELD[kind], "") if SUBJECT_FIELD[kind] else ""
+        kind = alert_kind(rec)
+        if kind in kinds and kind in SUBJECT_FIELD:
+            subject = _subject(kind, rec)
             grouped.setdefault((kind, subject), []).append(rec)
     messages = []
     for (kind, subject), recs in grouped.items():
@@ -61,16 +75,33 @@ def compose(records: Iterable[LogRecord], kinds: frozenset[str]) -> list[Message
         lines = tuple(_line(kind, r) for r in recs[:MAX_LINES])
         if len(recs) > MAX_LINES:
             lines += (f"… and {len(recs) - MAX_LINES} more",)
-        title = {"quality_alert": f"Quality alert: {subject} on {stream}",
-                 "keyword_hit": f"Keyword hit: {subject} on {stream}",
-                 "highlight": f"New highlight on {stream}"}[kind]
+        title = TITLES[kind].format(subject=subject, stream=stream)
         messages.append(Message(kind, stream, subject, min(r.time_ms for r in recs), title, lines))
     return messages
+
+
+def _subject(kind: str, rec: LogRecord) -> str:
+    f = rec.fields
+    if kind == "recording_error":  # what went wrong: the status event, or the exception's type
+        return f.get("record_event") or f"exception {f.get('exception_type', '')}".strip()
+    return f.get(SUBJECT_FIELD[kind], "") if SUBJECT_FIELD[kind] else ""
 
 
 def _line(kind: str, rec: LogRecord) -> str:
     f = rec.fields
     when = _clock(rec.time_ms)
+    if kind == "moderation":
+        return (f"{when} {f.get('media', '')} {f.get('suggestion', '')}: {f.get('label', '')}/{f.get('sub_label', '')} "
+                f"score {f.get('score', '?')} {f.get('img', '') or f.get('asr_text', '')[:200]}")
+    if kind == "quality_control":
+        return f"{when} {f.get('class', '')} score {f.get('score', '?')}"
+    if kind == "push_error":
+        return f"{when} type {f.get('type', '')} ({f.get('type_meaning', '')}) x{f.get('count', '?')}"
+    if kind == "recording_error":
+        if f.get("kind") == "recording_status":
+            return f"{when} {f.get('record_event', '')} (session {f.get('session_id', '')})"
+        return (f"{when} {f.get('exception_level', '')} {f.get('exception_type', '')}: "
+                f"{f.get('exception_meaning', '')} x{f.get('occurs', '?')}")
     if kind == "quality_alert":
         if f.get("reason") == "average_below_threshold":
             return f"{when} average {f.get('average_score')} under {f.get('threshold')}"

@@ -41,7 +41,8 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
             raise gateway.GatewayError(403, "source address not allowed")
         body = request.parsed if request.parsed is not None else parse_object(request.body)
         query = None if request.shape == "direct" else request.query
-        authenticate(body, query, settings.callback_keys, settings.url_tokens, time.time() if now is None else now)
+        authenticate(body, query, settings.callback_keys, settings.url_tokens, time.time() if now is None else now,
+                     settings.callback_t_grace_seconds)
     except gateway.GatewayError as exc:
         return _refuse(exc.status, str(exc), fields, started)
     except BodyError as exc:
@@ -52,7 +53,7 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     event_id = identity.event_id(body)
     event_type = body.get("event_type")
     fields.update(event_id=event_id, event_type=event_type if isinstance(event_type, int) else _text(str(event_type)),
-                  stream_id=_text(body.get("stream_id")))
+                  stream_id=_text(body.get("stream_id", body.get("streamId"))))
     if text.has_lone_surrogates(request.body):  # derived writes get U+FFFD; the archive keeps the bytes
         fields["invalid_unicode"] = "lone surrogates replaced by U+FFFD in derived objects and records"
         body = text.clean_tree(body)

@@ -65,7 +65,7 @@ def candidates(runtime: Runtime, source: str, filters: Filters) -> Iterator[tupl
             continue
         if filters.event_type and str(body.get("event_type")) != filters.event_type:
             continue
-        if filters.stream and body.get("stream_id") != filters.stream:
+        if filters.stream and body.get("stream_id", body.get("streamId")) != filters.stream:
             continue
         yield key, raw, body
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     cls_region: str = ""
     cls_endpoint_url: str = ""
     quality_alert_thresholds: str = DEFAULT_THRESHOLDS
+    # A passed t still accepted (seconds): CSS's last retries (12, a minute apart, each answered within
+    # DEADLINE_SECONDS) come up to ~5 minutes after t = event time + 600 s. 0 refuses them (README, threat model).
+    callback_t_grace_seconds: int = Field(300, ge=0, le=900)
     deadline_seconds: float = Field(15.0, ge=1, le=19)  # CSS waits about 20 s
     request_timeout_seconds: float = Field(3.0, gt=0, le=19)
     write_attempts: int = Field(3, ge=1, le=10)
@@ -61,7 +64,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     notify_url: str = ""
     notify_format: str = "json"
-    notify_kinds: str = "quality_alert,keyword_hit,highlight"
+    notify_kinds: str = ("quality_alert,keyword_hit,highlight,moderation,quality_control,push_error,"
+                         "recording_error")
     notify_window_seconds: int = Field(600, ge=0, le=86_400)  # 0: post every alert
     notify_timeout_seconds: float = Field(2.0, gt=0, le=19)
     notify_dingtalk_secret: str = ""
@@ -146,9 +150,11 @@ class Settings(BaseSettings):
     @field_validator("notify_kinds")
     @classmethod
     def _notify_kinds(cls, value: str) -> str:
-        unknown = set(_split(value)) - {"quality_alert", "keyword_hit", "highlight"}
+        kinds = ("quality_alert", "keyword_hit", "highlight", "moderation", "quality_control", "push_error",
+                 "recording_error")
+        unknown = set(_split(value)) - set(kinds)
         if unknown:
-            raise ValueError(f"unknown kinds {sorted(unknown)}; use quality_alert, keyword_hit, highlight")
+            raise ValueError(f"unknown kinds {sorted(unknown)}; use {', '.join(kinds)}")
         return value
 
     @field_validator("log_level")

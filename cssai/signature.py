@@ -25,8 +25,13 @@ def sign(key: str, t: int) -> str:
     return hashlib.md5(f"{key}{t}".encode()).hexdigest()
 
 
-def verify(body: Mapping[str, Any], keys: Iterable[str], now: float) -> None:
-    """Raise SignatureError unless some key signs ``t`` and ``t`` is in its window."""
+def verify(body: Mapping[str, Any], keys: Iterable[str], now: float, grace: float = 0) -> None:
+    """Raise SignatureError unless some key signs ``t`` and ``t`` is in its window.
+
+    ``grace``: seconds a passed ``t`` is still accepted (CALLBACK_T_GRACE_SECONDS). CSS fixes ``t`` when it
+    creates the event (t ≈ event time + 600 s) and retries up to 12 times a minute apart, so its last
+    retries can carry a ``t`` that passed a few minutes ago (the threat model says what this costs).
+    """
     keys = list(keys)
     if not keys:
         raise SignatureError("no callback key is configured (CSS_CALLBACK_KEYS): refusing")
@@ -36,8 +41,9 @@ def verify(body: Mapping[str, Any], keys: Iterable[str], now: float) -> None:
         raise SignatureError("t is missing or not a positive integer")
     if not isinstance(given, str) or not _SIGN.fullmatch(given):
         raise SignatureError("sign is missing or not 32 lowercase hex digits")
-    if t < now:
-        raise SignatureError("t has expired")
+    if t + grace < now:
+        late = f" (more than CALLBACK_T_GRACE_SECONDS={grace:g} ago)" if grace else ""
+        raise SignatureError(f"t has expired{late}")
     if t > now + VALIDITY_SECONDS + CLOCK_SKEW_SECONDS:
         raise SignatureError("t is implausibly far in the future")
     matched = False

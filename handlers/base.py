@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails
 
+from cssai.body import BodyError, check_depth, finite_or_text
 from cssai.identity import day
 
 INT64 = 2**63 - 1
@@ -33,16 +35,58 @@ class HandlerContext:
         return day(self.seconds)
 
 
-class Callback(BaseModel):
-    """Fields every callback has; unknown fields are kept, not refused."""
+# Tolerant of what real traffic sends: unknown fields kept; a number where text is expected (a numeric
+# sequence, task or file id) taken as its text; numbers sent as strings read by pydantic's lax mode.
+LOOSE = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True, coerce_numbers_to_str=True)
+UNSIGNED = ("t", "sign")
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True)
+
+class Envelope(BaseModel):
+    """What every callback may carry besides its family's fields."""
+
+    model_config = LOOSE
 
     event_type: int
-    appid: int | None = None
-    stream_id: str = Field(min_length=1)
+    appid: int | None = Field(default=None, validation_alias=AliasChoices("appid", "appId"))
     t: int | None = None
     sign: str | None = None
+
+    def extras(self) -> dict[str, Any]:
+        """Fields the docs do not list, kept as sent (the signature fields left out)."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k not in UNSIGNED}
+
+
+class Callback(Envelope):
+    """A callback about one stream: ``stream_id`` is required."""
+
+    stream_id: str = Field(min_length=1)
+
+
+def embedded_json(value: object) -> object:
+    """A field that holds JSON inside a string (``callback_ext``, ``record_detail``, ``msg``, ``source_urls``):
+    the parsed value, or the string as sent when it does not parse.
+
+    A string escaped once too often (``{\\"a\\":1}``, as the 332 doc sample renders) is read after one unescape.
+    """
+    if not isinstance(value, str):
+        return value
+    for text in (value, value.replace('\\"', '"')):
+        try:
+            parsed = json.loads(text, parse_constant=_no_constant, parse_float=finite_or_text)
+            check_depth(parsed)  # as deep as the body may be, and no deeper
+        except (ValueError, RecursionError, BodyError):
+            continue
+        return parsed
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def seconds_ms(seconds: int | None) -> int:
+    """A record time from unix seconds (0 when the event has none; writes.record clamps the rest)."""
+    return 0 if seconds is None else seconds * 1000
 
 
 def TimeField(**kwargs: object) -> int:  # noqa: N802 - reads like a type at the call site

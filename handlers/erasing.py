@@ -146,7 +146,7 @@ def _cues(segs: list[Segment]) -> Iterator[str]:
         if seg.start_pts is None or seg.end_pts is None:
             continue
         line = cue_text(seg.src_txt)
-        yield from (f"{_clock(seg.start_pts)} --> {_clock(max(seg.end_pts, seg.start_pts))}", line or "-", "")
+        yield from (f"{clock(seg.start_pts)} --> {clock(max(seg.end_pts, seg.start_pts))}", line or "-", "")
 
 
 _ARROW = re.compile(r"-+>")
@@ -161,7 +161,7 @@ def cue_text(value: str) -> str:
     return _ARROW.sub("->", " ".join(value.split()))
 
 
-def _clock(ms: int) -> str:
+def clock(ms: int) -> str:
     hours, rest = divmod(ms, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     seconds, millis = divmod(rest, 1000)

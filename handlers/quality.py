@@ -1,4 +1,8 @@
-"""Quality evaluation (344 threshold frames, 345 period averages) -> alerts, reports, frames.
+"""Quality: control (343), evaluation threshold (344 frames), average score (345) -> alerts, reports, frames.
+
+Doc pages: quality control https://www.tencentcloud.com/document/product/267/73166; evaluation threshold
+https://www.tencentcloud.com/document/product/267/73167; average score
+https://www.tencentcloud.com/document/product/267/73168.
 
 A 6 MB evaluation holds ~157,000 frames. They are validated in chunks and never all copied: one pass
 checks them and sums them up for the alert or report, and the ``quality_frame`` records are made
@@ -15,7 +19,7 @@ from typing_extensions import TypedDict
 
 from cssai import keys
 from cssai.writes import MAX_RECORD_MS, OUT_OF_RANGE, LogRecord, Plan, json_object, record
-from handlers.base import INT64, Callback, HandlerContext, TimeField, validated_chunks
+from handlers.base import INT64, Callback, HandlerContext, TimeField, seconds_ms, validated_chunks
 
 KNOWN_CLASSES = ("PSNR", "SSIM", "VMAF", "VQA")
 
@@ -25,6 +29,39 @@ class Frame(TypedDict):
 
     score: Annotated[float, Field(allow_inf_nan=False)]
     time: Annotated[int, Field(ge=0, le=INT64, description="unix milliseconds")]
+
+
+class ControlEvent(Callback):
+    """343: a format or content anomaly (``class``: Blur, Mosaic, Silence, VideoResolutionChanged...)."""
+
+    event_type: Literal[343]
+    appname: str | None = None
+    domain: str | None = None
+    event_time: int | None = TimeField(default=None)
+    score: float | None = None
+    transcode_template_id: int | None = None
+    watermark_template_id: int | None = None
+    function: str | None = None
+    anomaly: str = Field(alias="class", min_length=1)
+
+
+def plan_control(body: dict, ctx: HandlerContext) -> Plan:
+    """One alert object under ``alerts/quality/`` and a ``quality_control`` record (an alert)."""
+    event = ControlEvent.model_validate(body)
+    alert = {
+        **event.extras(),
+        "event_id": ctx.event_id, "event_type": event.event_type, "appid": event.appid,
+        "stream_id": event.stream_id, "domain": event.domain, "appname": event.appname, "class": event.anomaly,
+        "function": event.function, "score": event.score, "event_time": event.event_time,
+        "transcode_template_id": event.transcode_template_id, "watermark_template_id": event.watermark_template_id,
+        "reason": "quality_control_anomaly",
+    }
+    name = f"qc-{keys.segment(event.anomaly)}-{event.event_time or 0}-{ctx.short_id}.json"
+    plan = Plan(objects=[json_object(keys.join("alerts", "quality", keys.segment(event.stream_id), ctx.date, name),
+                                     alert)])
+    plan.records.append(record(seconds_ms(ctx.seconds), kind="quality_control", alert="quality_control",
+                               **_flat({k: v for k, v in alert.items() if not isinstance(v, (dict, list))})))
+    return plan
 
 
 class QualityEvent(Callback):

@@ -15,12 +15,9 @@ import index
 from cssai import events, runtime
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = {
-    344: ROOT / "samples" / "344_evaluation_threshold.json",
-    345: ROOT / "samples" / "345_average_score.json",
-    347: ROOT / "samples" / "347_smart_erasing.json",
-    349: ROOT / "samples" / "349_smart_highlight.json",
-}
+# One sample per event type: samples/{event_type}_{name}.json
+SAMPLES = {int(p.name.split("_", 1)[0]): p for p in sorted((ROOT / "samples").glob("*.json"))}
+AI_SAMPLES = {t: SAMPLES[t] for t in (344, 345, 347, 349)}  # the four families the product began with
 KEY = "test-callback-key-1"
 OLD_KEY = "test-callback-key-0"
 
@@ -67,15 +64,42 @@ def sink(clean_env: Path) -> Path:
 Invoke = Callable[..., dict[str, Any]]
 
 
+RELAY_TOKEN = "test-relay-token-0123456789"
+
+
+def url_token() -> str | None:
+    """The first of CALLBACK_URL_TOKENS, as a callback URL would carry it."""
+    configured = [t for t in os.environ.get("CALLBACK_URL_TOKENS", "").split(",") if t.strip()]
+    return configured[0].strip() if configured else None
+
+
+def relay_ready(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Relay callbacks (314) are admitted by a URL token alone: configure one if none is."""
+    token = url_token()
+    if token is None:
+        monkeypatch.setenv("CALLBACK_URL_TOKENS", RELAY_TOKEN)
+        runtime.reset()
+        token = RELAY_TOKEN
+    return token
+
+
 @pytest.fixture
-def invoke() -> Invoke:
-    """Sign ``body`` (unless told not to), wrap it in a trigger shape, run main_handler."""
+def invoke(monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    """Sign ``body`` (unless told not to), wrap it in a trigger shape, run main_handler.
+
+    The URL carries the first configured token (``token=""`` for none); a relay callback (314) gets a
+    token configured first, as an operator who receives them must.
+    """
 
     def run(body: dict[str, Any], shape: str = "apigw", key: str = KEY, sign: bool = True,
-            context: dict[str, Any] | None = None, **wrap: Any) -> dict[str, Any]:
+            context: dict[str, Any] | None = None, token: str | None = None, **wrap: Any) -> dict[str, Any]:
+        if token is None and body.get("event_type") == 314 and shape != "direct":
+            relay_ready(monkeypatch)
+        token = url_token() if token is None else token
         payload = events.signed(body, key) if sign else body
         ctx = {"request_id": "test", "time_limit_in_ms": 30000} if context is None else context
-        return index.main_handler(events.wrap(payload, shape, **wrap), ctx)
+        query = {"token": token} if token and shape != "direct" else None
+        return index.main_handler(events.wrap(payload, shape, query=query, **wrap), ctx)
 
     return run
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
 GARBAGE: dict[str, tuple[int, bytes, str]] = {
     "html": (200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
     "empty": (200, b"", "application/json"),

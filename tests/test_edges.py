@@ -24,7 +24,7 @@ from cssai.writes import MAX_RECORD_MS
 from handlers import ROUTES, handler_for
 from handlers.base import HandlerContext
 from handlers.erasing import cue_text
-from tests.conftest import KEY, SAMPLES, Cloud, local_records, sample, tree
+from tests.conftest import KEY, SAMPLES, Cloud, local_records, relay_ready, sample, tree, url_token
 
 TYPES = sorted(SAMPLES)
 DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|undated)$")
@@ -67,7 +67,8 @@ def with_literal(body: dict, path: tuple, literal: str) -> bytes:
 def deliver(raw: bytes) -> dict[str, Any]:
     import index
 
-    event = events.wrap(raw, "url")
+    token = url_token()
+    event = events.wrap(raw, "url", query={"token": token} if token else None)
     return index.main_handler(event, {"request_id": "edge", "time_limit_in_ms": 30000})
 
 
@@ -164,6 +165,7 @@ def test_cls_that_never_answers_properly_is_503_then_stored_on_redelivery(cloud:
 def test_boundary_numbers_are_stored_or_dead_lettered_alike_on_both_sinks(
         cloud: Cloud, sink: Path, monkeypatch: pytest.MonkeyPatch, case: tuple, literal: str) -> None:
     event_type, path = case
+    relay_ready(monkeypatch)  # every request carries the token, so relay callbacks (314) are admitted too
     raw = with_literal(sample(event_type), path, literal)
     before_objects, before_records = data_objects(cloud.objects()), len(cloud.records())
     in_cloud = deliver(raw)["statusCode"]
@@ -223,7 +225,8 @@ def nested(depth: int) -> Any:
 @given(event_type=st.sampled_from(TYPES), extra=st.integers(0, 8), top=st.booleans())
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_nesting_up_to_the_limit_is_stored_or_dead_lettered_beyond_it_400(
-        sink: Path, event_type: int, extra: int, top: bool) -> None:
+        sink: Path, monkeypatch: pytest.MonkeyPatch, event_type: int, extra: int, top: bool) -> None:
+    relay_ready(monkeypatch)
     body = sample(event_type)
     depth = body_module.MAX_DEPTH - 1 - 4 + extra  # the field sits one level under the body itself
     body["deep"] = nested(depth)
@@ -256,7 +259,9 @@ TIME_VARIANTS = [lambda s: s, float, str, lambda s: f"{s}.0", lambda s: f" {s} "
 
 @given(event_type=st.sampled_from(TYPES), variant=st.sampled_from(range(len(TIME_VARIANTS))))
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_every_object_of_an_event_files_under_the_archives_date(sink: Path, event_type: int, variant: int) -> None:
+def test_every_object_of_an_event_files_under_the_archives_date(sink: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 event_type: int, variant: int) -> None:
+    relay_ready(monkeypatch)
     body = sample(event_type)
     seconds = identity.event_seconds(body)
     path = next((p for p in numeric_paths(body) if _is_time_path(event_type, p)), None)

@@ -20,7 +20,7 @@ import index
 from cssai import cli, events, runtime
 from cssai import replay as replaying
 from cssai.serve import make_server
-from tests.conftest import KEY, ROOT, SAMPLES, Cloud, clip_key, local_records, sample, tree
+from tests.conftest import AI_SAMPLES, KEY, ROOT, SAMPLES, Cloud, clip_key, local_records, sample, tree
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_serve_passes_the_peer_address_not_a_forged_header(server: str, monkeypa
 
 
 def test_send_reports_status_and_exit_code(server: str, sink: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    files = [str(p) for p in SAMPLES.values()]
+    files = [str(p) for p in AI_SAMPLES.values()]
     assert cli.main(["send", server, *files, "--key", KEY]) == 0
     out = capsys.readouterr().out
     assert out.count("HTTP 200") == 4
@@ -105,7 +105,7 @@ def test_a_newcomer_can_curl_the_local_server(tmp_path: Path) -> None:
 
 
 def store_all(sink: Path) -> None:
-    for event_type in SAMPLES:
+    for event_type in AI_SAMPLES:
         index.main_handler(events.wrap(events.signed(sample(event_type), KEY), "apigw"), None)
 
 
@@ -154,7 +154,7 @@ def test_replay_a_dead_letter_after_a_fix(sink: Path, monkeypatch: pytest.Monkey
 
 def test_replay_from_the_local_cos_server(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
     cloud.configure(COS_PREFIX="css/")
-    for event_type in SAMPLES:
+    for event_type in AI_SAMPLES:
         index.main_handler(events.wrap(events.signed({**sample(event_type), "stream_id": "a/b c"}, KEY), "url"), None)
     uploads = len(cloud.cls.uploads)
     with cloud.cos.lock:

@@ -10,17 +10,33 @@ import pytest
 
 import index
 from cssai import events, runtime
-from cssai.identity import event_id
+from cssai.identity import event_id, event_seconds
 from cssai.signature import sign
 from tests.conftest import KEY, OLD_KEY, SAMPLES, Invoke, answer_body, clip_key, local_records, sample, tree
 
 EXPECTED = {
+    0: ["streams/test_stream/2023-12-28/1703731606-2210464508206756938-stop-"],
+    1: ["streams/test_stream/2023-12-28/1703731478-2210464508206756938-start-"],
+    100: ["recordings/stream_test/2022-01-13/file-1234567890-"],  # dated by end_time: it has no event_time
+    200: ["snapshots/your_streamid/2021-06-02/1622599925-"],
+    314: ["relay/118148/2024-04-12/1712893433-TaskStart-"],
+    315: ["moderation/xxxn01/2023-06-05/audio-"],
+    317: ["moderation/teststream/2021-01-14/image-1610640000-"],
+    321: ["alerts/push/teststream/2022-12-09/1670588074971-"],
+    332: ["recordings/2991615887188599295/2023-11-17/status-1700207929-record_ended-"],
+    338: ["transcripts/teststream/2025-08-08/live-7735333-123000-"],
+    341: ["recordings/test_stream_35b4a6e6d4261/2025-02-19/exception-1739934527--201-"],
+    343: ["alerts/quality/test/2025-05-21/qc-Blur-1747818881-"],
+    348: ["summaries/test1820/2025-10-23/1761211980-1761212541-"],
     344: ["alerts/quality/livestream1/2025-07-10/"],
     345: ["reports/quality/livestream1/2025-07-10/", "alerts/quality/livestream1/2025-07-10/"],
     347: ["transcripts/teststream/2025-06-20/"],
     349: [clip_key(sample(349))],
 }
 RECORD_KINDS = {
+    0: ["stream_end"], 1: ["stream_start"], 100: ["recording_file"], 200: ["snapshot"], 314: ["relay_event"],
+    315: ["moderation"], 317: ["moderation"], 321: ["push_error", "push_error"], 332: ["recording_status"],
+    338: ["live_subtitle"], 341: ["recording_exception"], 343: ["quality_control"], 348: ["live_summary"],
     344: ["quality_alert", "quality_frame", "quality_frame"],
     345: ["quality_report", "quality_alert", "quality_frame", "quality_frame"],
     347: ["subtitle", "keyword_hit"],
@@ -33,6 +49,10 @@ RECORD_KINDS = {
 def test_each_sample_is_stored(invoke: Invoke, sink: Path, event_type: int, shape: str) -> None:
     body = sample(event_type)
     answer = invoke(body, shape)
+    if event_type == 314 and shape == "direct":  # never signed, and no URL to carry a token
+        assert answer["statusCode"] == 401 and "314" in answer_body(answer)["message"]
+        assert tree(sink) == {}
+        return
     assert answer["statusCode"] == 200, answer
     assert answer["body"] == '{"code":0}'  # byte for byte what CSS's documentation suggests
     assert answer["headers"] == {"Content-Type": "application/json"} and answer["isBase64Encoded"] is False
@@ -40,13 +60,18 @@ def test_each_sample_is_stored(invoke: Invoke, sink: Path, event_type: int, shap
     files = tree(sink / "cos")
     archived = [k for k in files if k.startswith(f"events/{event_type}/") and k.endswith(f"/{eid}.json")]
     assert len(archived) == 1
-    assert json.loads(files[archived[0]])["stream_id"] == body["stream_id"]
+    stored = json.loads(files[archived[0]])
+    assert {k: v for k, v in stored.items() if k not in ("t", "sign")} == body  # the body as sent
     for prefix in EXPECTED[event_type]:
         assert any(k.startswith(prefix) for k in files), (prefix, list(files))
     records = local_records(sink)
     assert [r["kind"] for r in records] == RECORD_KINDS[event_type]
     assert all(r["event_id"] == eid and r["event_type"] == str(event_type) for r in records)
-    assert all(r["stream_id"] == body["stream_id"] for r in records)
+    stream = body.get("stream_id", body.get("streamId"))
+    assert all(r["stream_id"] == stream for r in records)
+    seconds = event_seconds(body)  # every record carries the event's own time (321: its data_time in ms)
+    assert all(r["time_ms"] // 1000 == seconds for r in records if r["kind"] not in ("quality_frame", "subtitle",
+                                                                                         "keyword_hit", "highlight"))
 
 
 def test_archive_keeps_the_body_as_received(invoke: Invoke, sink: Path) -> None:
