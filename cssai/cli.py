@@ -1,5 +1,5 @@
 """The operator's command line: ``python index.py [invoke] SAMPLE...``, ``serve``, ``sign``, ``send``,
-``replay``, ``report``, ``doctor``.
+``replay``, ``report``, ``doctor``, ``streams``.
 
 Every ordinary mistake gets one line on stderr saying what was wrong and what to do, never a
 traceback: exit 2 for a usage error (unknown command, bad option value, bad date), 1 for a failure
@@ -26,7 +26,7 @@ from cssai.settings import SettingsError
 
 DEV_KEY = "local-dev-key-not-for-production"
 DEV_TOKEN = "local-dev-token-not-for-production"  # noqa: S105 - announced, for local trials only
-COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor")
+COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor", "streams")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 USAGE, FAILURE = 2, 1
 
@@ -265,6 +265,50 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def streams(args: argparse.Namespace) -> int:
+    from cssai import streams as state
+
+    current = _current()
+    objects = current.executor.objects
+    found = state.states(state.load(objects, args.stream))
+    if not found:
+        where = _where(current, "streams/" + (f"{args.stream}/" if args.stream else ""))
+        raise CliError(f"no push or stop events stored under {where}"
+                       + (f" for stream {args.stream!r}" if args.stream else "")
+                       + ": point the CSS push and interruption callbacks at the receiver")
+    shown = [s for s in found if s.live] if args.live else found
+    if args.json:
+        print(json.dumps([s.as_json() for s in shown], ensure_ascii=False, indent=2))
+        return 0
+    if not shown:
+        print(f"no live stream ({len(found)} stream(s) known, all ended)")
+        return 0
+    print(f"{'stream':<28} {'state':<6} {'sequence':<22} {'since (UTC)':<20} {'ended (UTC)':<20} reason")
+    for s in shown:
+        print(f"{s.stream_id:<28} {'live' if s.live else 'ended':<6} {s.sequence:<22} {_utc(s.since):<20} "
+              f"{_utc(s.ended):<20} {s.stop_reason or ''}")
+    return 0
+
+
+def _utc(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+
+
+def _where(current: runtime.Runtime, prefix: str) -> str:
+    """Where a command looked: the COS bucket and prefix, or the local folder."""
+    settings = current.settings
+    if settings.cos_bucket:
+        return f"cos://{settings.cos_bucket}/{settings.cos_prefix}{prefix}"
+    return str(Path(settings.local_sink_dir) / "cos" / prefix)
+
+
 def doctor(args: argparse.Namespace) -> int:
     from cssai import doctor as preflight
 
@@ -376,6 +420,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", type=_tz, default="UTC", help="time zone of the page and chart, e.g. Asia/Shanghai")
     p.add_argument("--out", default="reports", help="output folder")
     p.set_defaults(run=report)
+
+    p = command("streams", "which streams are live, from the stored push and stop callbacks")
+    p.add_argument("--stream", help="only this stream_id")
+    p.add_argument("--live", action="store_true", help="only the streams that are live")
+    p.add_argument("--json", action="store_true",
+                   help="a JSON list: stream_id, live, sequence, since, ended (unix seconds), stop_reason, sessions")
+    p.set_defaults(run=streams)
 
     p = command("doctor", "preflight: settings, authentication, COS (create-if-absent), CLS, notifications")
     p.add_argument("--notify", action="store_true", help="also post a test message to NOTIFY_URL")
