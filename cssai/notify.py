@@ -44,9 +44,13 @@ TITLES = {"quality_alert": "Quality alert: {subject} on {stream}", "keyword_hit"
           "push_error": "Push error type {subject} on {stream}", "recording_error": "Recording error on {stream}"}
 
 
+RECORD_KINDS = ("quality_alert", "keyword_hit", "highlight")  # notified by their own kind, unmarked
+
+
 def alert_kind(rec: LogRecord) -> str:
-    """The notification kind of a record: its ``alert`` mark, else its own kind."""
-    return rec.fields.get("alert") or rec.fields.get("kind", "")
+    """The notification kind of a record: its ``alert`` mark, else its own kind for the first three; else ""."""
+    kind = rec.fields.get("kind", "")
+    return rec.fields.get("alert") or (kind if kind in RECORD_KINDS else "")
 MAX_LINES = 10
 
 

@@ -128,3 +128,56 @@ def test_bad_notify_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, 
     assert "NOTIFY_URL" in json.loads(invoke(sample(349))["body"])["message"]
     use(monkeypatch, NOTIFY_URL="http://127.0.0.1:9/", NOTIFY_FORMAT="slack")
     assert "NOTIFY_FORMAT" in json.loads(invoke(sample(349))["body"])["message"]
+
+
+# The alert kinds of the other families ----------------------------------------------------------------------
+
+
+def _variant(event_type: int, **change: object) -> dict:
+    return {**sample(event_type), **change}
+
+
+ALERTING = [
+    ("moderation", _variant(317), "Porn", "Block"),
+    ("moderation", _variant(315, suggestion="Review"), "Ad", "Review"),
+    ("quality_control", _variant(343), "Blur", "score"),
+    ("push_error", _variant(321), "6", "gap between video frames"),
+    ("recording_error", _variant(332, record_event="record_error"), "record_error", "record_error"),
+    ("recording_error", _variant(332, record_event="record_start_failed"), "record_start_failed", "session"),
+    ("recording_error", _variant(341, exception_level="error"), "exception -201", "unevenly"),
+]
+
+
+@pytest.mark.parametrize("kind,body,subject,text", ALERTING, ids=[f"{a[0]}-{i}" for i, a in enumerate(ALERTING)])
+def test_each_new_alert_kind_notifies_once(hook: HookServer, invoke: Invoke, kind: str, body: dict, subject: str,
+                                           text: str) -> None:
+    assert invoke(body)["statusCode"] == 200
+    posts = [b for _, b in hook.posts if b["kind"] == kind]
+    assert posts and posts[0]["subject"] == subject and text in " ".join(posts[0]["lines"])
+    assert invoke(body)["statusCode"] == 200  # a redelivery (duplicate) posts nothing
+    assert len([b for _, b in hook.posts if b["kind"] == kind]) == len(posts)
+
+
+@pytest.mark.parametrize("body", [_variant(317, suggestion="Pass"), _variant(332), _variant(341),
+                                  _variant(315, suggestion="Pass"), sample(1), sample(0), sample(100), sample(200)],
+                         ids=["317-pass", "332-ended", "341-info", "315-pass", "push", "stop", "file", "screenshot"])
+def test_what_is_not_an_alert_posts_nothing(hook: HookServer, invoke: Invoke, body: dict) -> None:
+    assert invoke(body)["statusCode"] == 200
+    assert hook.posts == []
+
+
+def test_new_alert_kinds_are_summarised_in_the_same_windows(hook: HookServer, invoke: Invoke) -> None:
+    first = _variant(343)
+    later = _variant(343, event_time=first["event_time"] + 60, score=12.5)  # same stream, class, window
+    other = _variant(343, event_time=first["event_time"] + 60, **{"class": "Mosaic"})
+    for body in (first, later, other):
+        assert invoke(body)["statusCode"] == 200
+    subjects = [b["subject"] for _, b in hook.posts]
+    assert subjects == ["Blur", "Mosaic"]
+
+
+def test_notify_kinds_can_leave_a_family_out(hook: HookServer, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, NOTIFY_KINDS="push_error")
+    assert invoke(_variant(343))["statusCode"] == 200
+    assert invoke(_variant(321))["statusCode"] == 200
+    assert [b["kind"] for _, b in hook.posts] == ["push_error", "push_error"]  # two types, one message each
