@@ -14,12 +14,7 @@ from cssai.writes import CopyObject, LogRecord, PutObject
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-callback-key"
-SAMPLE_FILES = {
-    "344": "344_evaluation_threshold.json",
-    "345": "345_average_score.json",
-    "347": "347_smart_erasing.json",
-    "349": "349_smart_highlight.json",
-}
+SAMPLE_FILES = {p.name.split("_", 1)[0]: p.name for p in sorted((ROOT / "samples").glob("*.json"))}
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -43,6 +38,34 @@ def erasing_segments(count: int) -> dict[str, Any]:
     body["data"]["subtitle_tmp_res"] = [
         {**seg, "start_pts": seg["start_pts"] + 10_000 * i, "end_pts": seg["end_pts"] + 10_000 * i,
          "start_unix_time": seg["start_unix_time"] + 10 * i, "end_unix_time": seg["end_unix_time"] + 10 * i}
+        for i in range(count)
+    ]
+    return body
+
+
+def moderation_results(count: int) -> dict[str, Any]:
+    """317 with ``count`` label results (each with two details), the largest list image moderation sends."""
+    body = sample("317")
+    entry = next(e for e in body["labelResults"] if e.get("Details"))
+    body["labelResults"] = [{**entry, "Score": i % 100} for i in range(count)]
+    return body
+
+
+def push_error_entries(count: int) -> dict[str, Any]:
+    """321 with ``count`` abnormal_event entries, each with its two occurrences."""
+    body = sample("321")
+    entry = body["abnormal_event"][0]
+    body["abnormal_event"] = [{**entry, "type": 1 + i % 16} for i in range(count)]
+    return body
+
+
+def subtitle_segments(count: int) -> dict[str, Any]:
+    """338 with ``count`` live subtitle segments, translated."""
+    body = sample("338")
+    seg = {**body["data"]["subtitle_tmp_res"][0], "dst_txt": "今天我们将深入学习一元一次方程。"}
+    body["data"]["subtitle_tmp_res"] = [
+        {**seg, "start_pts": seg["start_pts"] + 4000 * i, "end_pts": seg["end_pts"] + 4000 * i,
+         "start_unix_time": seg["start_unix_time"] + 4 * i, "end_unix_time": seg["end_unix_time"] + 4 * i}
         for i in range(count)
     ]
     return body

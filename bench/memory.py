@@ -18,13 +18,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import KEY, ROOT, erasing_segments, highlight_items, threshold_frames
-from cssai import events
+from bench.common import (
+    KEY,
+    ROOT,
+    erasing_segments,
+    highlight_items,
+    moderation_results,
+    push_error_entries,
+    subtitle_segments,
+    threshold_frames,
+)
+from cssai import events, text
 from cssai.settings import SCF_MAX_SYNC_BODY
 
 BUILDERS: dict[str, Callable[[int], dict[str, Any]]] = {
     "344": threshold_frames, "345": lambda n: {**threshold_frames(n), "event_type": 345, "average_score": 25.0},
     "347": erasing_segments, "349": highlight_items,
+    "317": moderation_results, "321": push_error_entries, "338": subtitle_segments,
 }
 CHILD = """
 import json, sys, time
@@ -48,7 +58,7 @@ def largest(kind: str, limit: int = SCF_MAX_SYNC_BODY) -> dict[str, Any]:
     low, high = 1, 400_000
     while low < high:  # the largest count that fits
         mid = (low + high + 1) // 2
-        if len(json.dumps(events.signed(build(mid), KEY)).encode()) <= limit - 256:
+        if len(text.json_utf8(events.signed(build(mid), KEY))) <= limit - 256:  # as events.wrap sends it
             low = mid
         else:
             high = mid - 1
@@ -72,6 +82,10 @@ def measure(kind: str, server_env: dict[str, str]) -> dict[str, Any]:
 
 
 def _count(body: dict[str, Any]) -> str:
+    if "labelResults" in body:
+        return f"{len(body['labelResults']):,} label results"
+    if "abnormal_event" in body:
+        return f"{len(body['abnormal_event']):,} push errors"
     if "frames" in body:
         return f"{len(body['frames']):,} frames"
     if "items" in body:

@@ -99,8 +99,8 @@ T = TypeVar("T")
 
 
 def validated_chunks(adapter: TypeAdapter[list[T]], raw: object, where: tuple[str, ...],
-                     title: str) -> Iterator[list[T]]:
-    """A long list validated ``CHUNK`` items at a time, so that no full validated copy is ever held.
+                     title: str, chunk: int = CHUNK) -> Iterator[list[T]]:
+    """A long list validated ``chunk`` items at a time, so that no full validated copy is ever held.
 
     Errors keep their place in the body (``frames.12345.score``), as one model's would.
     """
@@ -110,9 +110,9 @@ def validated_chunks(adapter: TypeAdapter[list[T]], raw: object, where: tuple[st
         except ValidationError as exc:
             raise _moved(exc, where, 0, title) from None
         return
-    for start in range(0, len(raw), CHUNK):
+    for start in range(0, len(raw), chunk):
         try:
-            yield adapter.validate_python(raw[start:start + CHUNK])
+            yield adapter.validate_python(raw[start:start + chunk])
         except ValidationError as exc:
             raise _moved(exc, where, start, title) from None
 

@@ -18,9 +18,9 @@ from cssai import events
 from cssai.executor import claim_key, marker_key
 from cssai.identity import event_id
 from tests import crash
-from tests.conftest import BUCKET, KEY, SECRET_ID, SECRET_KEY, TOKEN, TOPIC, Cloud, Invoke, sample
+from tests.conftest import BUCKET, KEY, SAMPLES, SECRET_ID, SECRET_KEY, TOKEN, TOPIC, Cloud, Invoke, sample
 
-RECORDS = crash.RECORDS_PER_EVENT
+RECORDS = {t: crash.records_per_event(sample(t)) for t in SAMPLES}
 
 
 def test_killed_deliveries_are_stored_by_css_remaining_attempts(cloud: Cloud) -> None:
