@@ -1,4 +1,6 @@
-"""``python index.py report``: one stream's quality, keyword hits and highlights as a page and a chart.
+"""``python index.py report``: one stream's day as a page and a chart: its sessions (push to stop),
+recordings, screenshots, moderation hits, quality-control and quality alerts, push and recording
+errors, live summaries and subtitles, keyword hits and highlights.
 
 Reads the archive (``events/``) from the configured object sink, so it works on the local folder
 and on a COS prefix alike (listing, then fetching in parallel). Every event is validated with its
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cssai import identity, keys
+from cssai import identity, keys, streams
 from cssai.runtime import Runtime
 
 WIDTH_PX, DPI = 1200, 100
@@ -45,6 +47,15 @@ class StreamData:
     keyword_hits: list[tuple[int, str]] = field(default_factory=list)
     highlights: list[dict[str, Any]] = field(default_factory=list)
     families: Counter[int] = field(default_factory=Counter)
+    session_docs: list[dict[str, Any]] = field(default_factory=list)  # 1/0, as cssai.streams reads them
+    recordings: list[dict[str, Any]] = field(default_factory=list)
+    screenshots: int = 0
+    moderation: list[dict[str, Any]] = field(default_factory=list)
+    controls: list[dict[str, Any]] = field(default_factory=list)  # 343
+    push_errors: Counter[str] = field(default_factory=Counter)  # type -> occurrences
+    recording_errors: list[dict[str, Any]] = field(default_factory=list)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    subtitles: list[tuple[int, str, str]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     first_ms: int | None = None
     last_ms: int | None = None
@@ -88,7 +99,7 @@ def collect(runtime: Runtime, stream: str, since: str | None, until: str | None)
                 body = json.loads(raw or b"")
             except ValueError:
                 continue
-            if isinstance(body, dict) and body.get("stream_id") == stream:
+            if isinstance(body, dict) and body.get("stream_id", body.get("streamId")) == stream:
                 _add(data, body, runtime.settings.thresholds)
     for table in (data.frames, data.alerts, data.averages):
         for metric, points in table.items():
@@ -108,6 +119,8 @@ def _add(data: StreamData, body: dict[str, Any], thresholds: dict[str, float]) -
             _erasing(data, body)
         elif kind == 349:
             _highlight(data, body)
+        elif kind in FAMILY_READERS:
+            FAMILY_READERS[kind](data, body)
         else:
             data.skipped["unknown event type"] += 1
             return
@@ -176,9 +189,128 @@ def _highlight(data: StreamData, body: dict[str, Any]) -> None:
         data.highlights.append({**item.model_dump(), "_stem": stem})
 
 
+def _session(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.stream import StreamEvent, stop_reason
+
+    event = StreamEvent.model_validate(body)
+    if event.event_time is not None:
+        data.seen(_ms(event.event_time * 1000))
+    data.session_docs.append({"stream_id": data.stream, "event": "start" if event.event_type == 1 else "stop",
+                              "sequence": event.sequence, "event_time": event.event_time,
+                              "stop_reason": stop_reason(event.errcode, event.sub_errcode)[0]})
+
+
+def _recording(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.recording import RecordingFile
+
+    event = RecordingFile.model_validate(body)
+    if event.end_time is not None:
+        data.seen(_ms(event.end_time * 1000))
+    data.recordings.append(event.model_dump())
+
+
+def _recording_error(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.recording import EXCEPTION_TYPES, RECORD_FAILURES, RecordingException, RecordingStatus
+
+    if body.get("event_type") == 332:
+        status = RecordingStatus.model_validate(body)
+        if status.record_event in RECORD_FAILURES:
+            data.recording_errors.append({"time": status.event_time, "what": status.record_event})
+        when = status.event_time
+    else:
+        exception = RecordingException.model_validate(body)
+        if (exception.exception_level or "").lower() == "error":
+            meaning = EXCEPTION_TYPES.get(exception.exception.type or 0, "unknown exception type")
+            data.recording_errors.append({"time": exception.timestamp,
+                                          "what": f"{exception.exception.type}: {meaning}"})
+        when = exception.timestamp
+    if when is not None:
+        data.seen(_ms(when * 1000))
+
+
+def _screenshot(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.snapshot import Screenshot
+
+    event = Screenshot.model_validate(body)
+    if event.create_time is not None:
+        data.seen(_ms(event.create_time * 1000))
+    data.screenshots += 1
+
+
+def _moderation(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.moderation import ALERTING, IMAGE_LISTS, AudioModeration, ImageModeration
+
+    if body.get("event_type") == 317:
+        image = ImageModeration.model_validate({k: v for k, v in body.items() if k not in IMAGE_LISTS})
+        when, media, suggestion, label = image.screenshot_time or image.send_time, "image", image.suggestion, \
+            image.label
+        detail = image.img or ""
+    else:
+        audio = AudioModeration.model_validate({k: v for k, v in body.items() if k != "data" and
+                                                not isinstance(v, list)})
+        when, media, suggestion, label = identity.event_seconds(body), "audio", audio.suggestion, audio.label
+        detail = audio.asr_text or ""
+    if when is not None:
+        data.seen(_ms(when * 1000))
+    data.moderation.append({"time": when, "media": media, "suggestion": suggestion or "", "label": label or "",
+                            "detail": detail, "alert": (suggestion or "").lower() in ALERTING})
+
+
+def _control(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.quality import ControlEvent
+
+    event = ControlEvent.model_validate(body)
+    if event.event_time is not None:
+        data.seen(_ms(event.event_time * 1000))
+    data.controls.append({"time": event.event_time, "class": event.anomaly, "score": event.score})
+
+
+def _push_error(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.stream import PUSH_ERROR_TYPES, PushErrorEvent, entries
+
+    event = PushErrorEvent.model_validate({k: v for k, v in body.items() if k != "abnormal_event"})
+    if event.data_time is not None:
+        data.seen(_ms(event.data_time))
+    for chunk in entries(body.get("abnormal_event", [])):
+        for entry in chunk:
+            data.push_errors[f"{entry.type}: {PUSH_ERROR_TYPES.get(entry.type or 0, 'unknown type')}"] += \
+                entry.count or 0
+
+
+def _summary(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.summary import SummaryEvent
+
+    event = SummaryEvent.model_validate(body)
+    if event.begin_time is not None:
+        data.seen(_ms(event.begin_time * 1000))
+    data.summaries.append(event.model_dump())
+
+
+def _subtitles(data: StreamData, body: dict[str, Any]) -> None:
+    from handlers.subtitles import segments
+
+    for chunk in segments((body.get("data") or {}).get("subtitle_tmp_res", [])):
+        for seg in chunk:
+            if seg.steady_state is False or seg.start_unix_time is None:
+                continue
+            start = _ms(seg.start_unix_time * 1000)
+            data.seen(start)
+            data.subtitles.append((start, seg.src_txt, seg.dst_txt or ""))
+
+
+FAMILY_READERS = {1: _session, 0: _session, 100: _recording, 332: _recording_error, 341: _recording_error,
+                  200: _screenshot, 317: _moderation, 315: _moderation, 343: _control, 321: _push_error,
+                  348: _summary, 338: _subtitles}
+MAX_SUBTITLES = 300  # the page lists the last ones; CLS holds them all
+
+
 def summary(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> list[tuple[str, str]]:
     """The page's summary: (label, value) rows."""
-    names = {344: "344 threshold", 345: "345 average", 347: "347 erasing", 349: "349 highlight"}
+    names = {344: "344 threshold", 345: "345 average", 347: "347 erasing", 349: "349 highlight", 1: "1 push",
+             0: "0 stop", 321: "321 push error", 100: "100 recording", 332: "332 recording status",
+             341: "341 recording exception", 200: "200 screenshot", 317: "317 image moderation",
+             315: "315 audio moderation", 343: "343 quality control", 338: "338 live subtitles",
+             348: "348 live summary"}
     rows = [("period covered", f"{_fmt(data.first_ms, tz)} to {_fmt(data.last_ms, tz)}"),
             ("events", ", ".join(f"{names[k]}: {n}" for k, n in sorted(data.families.items())) or "none")]
     for metric in sorted(set(data.frames) | set(data.averages)):
@@ -190,6 +322,17 @@ def summary(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> lis
     words = Counter(word for _, word in data.keyword_hits)
     rows.append(("keyword hits", ", ".join(f"{w} × {n}" for w, n in words.most_common()) or "none"))
     rows.append(("highlights", str(len(data.highlights))))
+    if data.session_docs:
+        (stream_state,) = streams.states(data.session_docs)
+        rows.append(("sessions", f"{stream_state.sessions}; the latest is {'live' if stream_state.live else 'ended'}"))
+    for label, count in (("recordings", len(data.recordings)), ("screenshots", data.screenshots),
+                         ("moderation hits", sum(m["alert"] for m in data.moderation)),
+                         ("quality-control alerts", len(data.controls)),
+                         ("push errors", sum(data.push_errors.values())),
+                         ("recording errors", len(data.recording_errors)), ("live summaries", len(data.summaries)),
+                         ("live subtitles", len(data.subtitles))):
+        if count:
+            rows.append((label, str(count)))
     rows.append(("events skipped", ", ".join(f"{why}: {n}" for why, n in data.skipped.items()) or "none"))
     return rows
 
@@ -291,19 +434,77 @@ def page(data: StreamData, png: bytes, runtime: Runtime, tz: ZoneInfo) -> str:
     hits = "".join(f"<li>{esc(_fmt(ms, tz))}: {esc(word)}</li>" for ms, word in data.keyword_hits)
     facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
                     for k, v in summary(data, runtime.settings.thresholds, tz))
+    sections = "".join(_sections(data, tz))
+    if data.highlights:
+        sections += f"<h2>Highlights ({len(data.highlights)})</h2><table>{''.join(rows)}</table>"
+    if data.keyword_hits:
+        sections += f"<h2>Keyword hits ({len(data.keyword_hits)})</h2><ul>{hits}</ul>"
     chart_uri = base64.b64encode(png).decode()
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Stream report: {esc(data.stream)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1250px}} img{{max-width:240px}}
 td,th{{vertical-align:top;padding:4px 8px;text-align:left}} .summary th{{color:#555;font-weight:normal}}
-.url{{color:#666;font-size:small;word-break:break-all}} td:first-child{{min-width:110px}}</style></head>
+.url{{color:#666;font-size:small;word-break:break-all}} td:first-child{{min-width:110px}}
+table.list{{border-collapse:collapse}} table.list td,table.list th{{border-bottom:1px solid #ddd}}</style></head>
 <body><h1>Stream report: {esc(data.stream)}</h1>
 <table class="summary">{facts}</table>
 <img style="max-width:100%" alt="quality chart" src="data:image/png;base64,{chart_uri}">
-<h2>Highlights ({len(data.highlights)})</h2><table>{"".join(rows)}</table>
-<h2>Keyword hits ({len(data.keyword_hits)})</h2><ul>{hits}</ul>
+{sections}
 </body></html>
 """
+
+
+def _seconds(value: int | None, tz: ZoneInfo) -> str:
+    return "-" if value is None else _fmt(value * 1000, tz)
+
+
+def _table(title: str, head: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
+    """A section: its heading, a header row and escaped cells; nothing at all when there are no rows."""
+    if not rows:
+        return ""
+    esc = html.escape
+    header = "".join(f"<th>{esc(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<h2>{esc(title)} ({len(rows)})</h2><table class="list"><tr>{header}</tr>{body}</table>'
+
+
+def _recording_row(r: dict[str, Any], tz: ZoneInfo) -> tuple[object, ...]:
+    duration = f"{r['duration']} s" if r.get("duration") is not None else "-"
+    size = f"{r['file_size']:,} bytes" if isinstance(r.get("file_size"), int) else "-"
+    return (r.get("file_id") or r.get("record_file_id") or "", r.get("file_format") or "",
+            _seconds(r.get("start_time"), tz), _seconds(r.get("end_time"), tz), duration, size,
+            r.get("video_url") or "")
+
+
+def _sections(data: StreamData, tz: ZoneInfo) -> list[str]:
+    """The other families' sections, in the order an operator reads a stream's day."""
+    out = []
+    if data.session_docs:
+        (stream_state,) = streams.states(data.session_docs)
+        out.append(_table("Sessions", ("sequence", "push", "stop", "duration", "stop reason"), [
+            (s.sequence, _seconds(s.start, tz), _seconds(s.end, tz) if s.stopped else "live",
+             f"{(s.end - s.start) // 60} min {(s.end - s.start) % 60} s" if s.start is not None and s.end is not None
+             else "-", s.stop_reason or "") for s in stream_state.history]))
+    out.append(_table("Recordings", ("file", "format", "start", "end", "duration", "size", "URL (not fetched)"),
+                      [_recording_row(r, tz) for r in sorted(data.recordings, key=lambda r: r.get("end_time") or 0)]))
+    out.append(_table("Moderation", ("time", "media", "suggestion", "label", "what"), [
+        (_seconds(m["time"], tz), m["media"], m["suggestion"], m["label"], m["detail"][:200])
+        for m in sorted(data.moderation, key=lambda m: m["time"] or 0)]))
+    out.append(_table("Quality-control alerts (343)", ("time", "anomaly", "score"), [
+        (_seconds(c["time"], tz), c["class"], "-" if c["score"] is None else f"{c['score']:.4g}")
+        for c in sorted(data.controls, key=lambda c: c["time"] or 0)]))
+    out.append(_table("Push errors (321)", ("type", "occurrences"), data.push_errors.most_common()))
+    out.append(_table("Recording errors", ("time", "what"), [
+        (_seconds(e["time"], tz), e["what"]) for e in sorted(data.recording_errors, key=lambda e: e["time"] or 0)]))
+    out.append(_table("Live summaries (348)", ("from", "to", "title", "summary", "key words"), [
+        (_seconds(s.get("begin_time"), tz), _seconds(s.get("end_time"), tz), s.get("title", ""),
+         s.get("summary", ""), ", ".join(s.get("key_words") or []))
+        for s in sorted(data.summaries, key=lambda s: s.get("begin_time") or 0)]))
+    shown = sorted(data.subtitles)[-MAX_SUBTITLES:]
+    out.append(_table("Live subtitles (338)" + (f", the last {MAX_SUBTITLES}" if len(data.subtitles) > MAX_SUBTITLES
+                                                  else ""), ("time", "text", "translation"),
+                      [(_fmt(ms, tz), text, translation) for ms, text, translation in shown]))
+    return out
 
 
 def write(runtime: Runtime, stream: str, since: str | None, until: str | None, out_dir: Path,

@@ -39,6 +39,32 @@ def archive(invoke: Invoke) -> None:
     assert invoke({**sample(344), "stream_id": "someone-else"})["statusCode"] == 200
 
 
+@pytest.fixture
+def whole_day(archive: None, invoke: Invoke) -> None:
+    for other in day_of_the_other_families("livestream1", 1752130700):
+        assert invoke(other)["statusCode"] == 200
+
+
+def day_of_the_other_families(stream: str, t0: int) -> list[dict]:
+    """One stream's events of every other family around ``t0``: two sessions, a recording, a screenshot..."""
+    def at(event_type: int, **change: object) -> dict:
+        return {**sample(event_type), "stream_id": stream, **change}
+
+    subtitles = at(338)
+    subtitles["data"]["subtitle_tmp_res"][0].update(start_unix_time=t0 + 50, end_unix_time=t0 + 53,
+                                                    dst_txt="今天我们学习一元一次方程。")
+    return [
+        at(1, sequence="100", event_time=t0), at(0, sequence="100", event_time=t0 + 65, errcode=13),
+        at(1, sequence="101", event_time=t0 + 70),
+        at(100, start_time=t0, end_time=t0 + 60, duration=60, file_id="f-1", video_url="https://v.example/f-1.m3u8"),
+        at(200, create_time=t0 + 10),
+        {**sample(317), "streamId": stream, "channelId": stream, "screenshotTime": t0 + 20},
+        at(343, event_time=t0 + 30), at(321, data_time=(t0 + 40) * 1000),
+        at(332, record_event="record_error", event_time=t0 + 45),
+        at(348, begin_time=t0, end_time=t0 + 120, title="Bedding sale"), subtitles,
+    ]
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
@@ -145,7 +171,7 @@ def chromium() -> str | None:
     return found
 
 
-@pytest.mark.usefixtures("archive")
+@pytest.mark.usefixtures("whole_day")
 def test_the_page_renders_in_a_real_browser_without_errors_or_network(
     tmp_path: Path, served: tuple[str, list[str]]
 ) -> None:
@@ -166,6 +192,29 @@ def test_the_page_renders_in_a_real_browser_without_errors_or_network(
     artifacts = Path(os.environ.get("REPORT_SCREENSHOT_DIR", tmp_path))
     artifacts.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, artifacts / "report-screenshot.png")
+
+
+@pytest.mark.usefixtures("whole_day")
+def test_the_page_shows_the_streams_day_of_every_family(tmp_path: Path) -> None:
+    assert cli.main(["report", "--stream", "livestream1", "--out", str(tmp_path)]) == 0
+    page = next(tmp_path.glob("*.html")).read_text()
+    for heading in ("Sessions (2)", "Recordings (1)", "Moderation (1)", "Quality-control alerts (343) (1)",
+                    "Push errors (321) (2)", "Recording errors (1)", "Live summaries (348) (1)",
+                    "Live subtitles (338) (1)", "Highlights (2)", "Keyword hits (1)"):
+        assert f"<h2>{heading}</h2>" in page, heading
+    assert "<td>101</td>" in page and "<td>live</td>" in page and "<td>network</td>" in page  # stop reason
+    assert "<td>1 min 5 s</td>" in page
+    assert "https://v.example/f-1.m3u8" in page and 'href="https://v.example' not in page  # URL as text
+    assert "<th>screenshots</th><td>1</td>" in page and "the latest is live" in page
+    assert "今天我们学习一元一次方程。" in page and "Blur" in page and "record_error" in page
+
+
+def test_a_stream_without_highlights_has_no_empty_sections(invoke: Invoke, tmp_path: Path) -> None:
+    assert invoke({**sample(1), "stream_id": "quiet"})["statusCode"] == 200
+    assert cli.main(["report", "--stream", "quiet", "--out", str(tmp_path)]) == 0
+    page = next(tmp_path.glob("*.html")).read_text()
+    assert "<h2>Sessions (1)</h2>" in page
+    assert "Highlights" not in page and "Keyword hits" not in page and "Recordings" not in page
 
 
 def test_a_344_without_frames_is_reported_not_a_crash(invoke: Invoke, tmp_path: Path) -> None:
