@@ -1,31 +1,14 @@
-"""SCF entry point (``index.main_handler``) and the local command line (``python index.py``)."""
+"""SCF entry point (``index.main_handler``) and the operator's command line (``python index.py``)."""
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Any
 
-from cssai import gateway, logs, pipeline, runtime
-from cssai.settings import SettingsError
+from cssai.entry import main_handler
 
-
-def main_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Answer one callback. Never raises: every failure becomes a documented status."""
-    try:
-        return pipeline.handle(event, context, runtime.current())
-    except SettingsError as exc:  # one JSON line on stdout (SCF's log topic) naming the variable
-        logs.ensure()
-        logs.event("configuration error", logging.ERROR, outcome="failed", status=503, variable=exc.variable,
-                   error=exc.problem)
-        return gateway.error(503, f"receiver misconfigured: {exc}")
-    except Exception as exc:  # last resort: a bug must still answer, and CSS will retry
-        logs.ensure()
-        logs.event("unexpected error", logging.ERROR, outcome="failed", status=503, error=type(exc).__name__)
-        return gateway.error(503, "internal error, retry later")
-
+__all__ = ["main_handler"]
 
 if __name__ == "__main__":
-    from cssai.cli import main
+    from cssai.ops.cli import main
 
     sys.exit(main(sys.argv[1:]))

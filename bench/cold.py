@@ -9,7 +9,7 @@ import sys
 import time
 
 from bench.common import KEY, ROOT, Figure, sample, summarise
-from cssai import events
+from cssai.ops import events
 
 IMPORTS_ONLY = (
     "import pydantic, pydantic_settings, qcloud_cos, google.protobuf;"

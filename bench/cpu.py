@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.common import KEY, ROOT, fmt, sample
-from cssai import events, pipeline, runtime
+from cssai import pipeline, runtime
+from cssai.ops import events
 
 SAMPLES = ("344", "345", "347", "349")
 

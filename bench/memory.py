@@ -28,7 +28,8 @@ from bench.common import (
     subtitle_segments,
     threshold_frames,
 )
-from cssai import events, text
+from cssai import text
+from cssai.ops import events
 from cssai.settings import SCF_MAX_SYNC_BODY
 
 BUILDERS: dict[str, Callable[[int], dict[str, Any]]] = {

@@ -20,7 +20,8 @@ from typing import Any
 
 from bench.common import sample
 from bench.memory import servers
-from cssai import identity, keys, report, runtime
+from cssai import identity, keys, runtime
+from cssai.ops import report
 from cssai.writes import PutObject
 
 STREAM = "studio-1"

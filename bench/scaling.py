@@ -8,7 +8,8 @@ from typing import Any
 
 from bench.common import KEY, Figure, summarise
 from bench.warm import discarding_runtime
-from cssai import events, pipeline
+from cssai import pipeline
+from cssai.ops import events
 
 
 def one(body: dict[str, Any], runs: int) -> tuple[Figure, float]:

@@ -8,7 +8,8 @@ import time
 
 from bench.common import KEY, sample
 from bench.warm import discarding_runtime, floor
-from cssai import body, events, gateway, identity, logs, pipeline
+from cssai import body, gateway, identity, logs, pipeline
+from cssai.ops import events
 from cssai.signature import verify
 
 

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import KEY, DiscardLogs, DiscardObjects, Figure, measure
-from cssai import events, pipeline, runtime
+from cssai import pipeline, runtime
 from cssai.executor import Executor
+from cssai.ops import events
 from cssai.settings import Settings
 
 

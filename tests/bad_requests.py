@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from cssai import events
+from cssai.ops import events
 from cssai.signature import sign
 from tests.conftest import KEY, sample
 

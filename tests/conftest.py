@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import index
-from cssai import events, runtime
+from cssai import runtime
+from cssai.ops import events
 
 ROOT = Path(__file__).resolve().parent.parent
 # One sample per event type: samples/{event_type}_{name}.json

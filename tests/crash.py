@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cssai import events
 from cssai.executor import marker_key
 from cssai.identity import event_id
+from cssai.ops import events
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "crash-harness-key"

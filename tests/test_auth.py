@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 import index
-from cssai import auth, events, runtime
+from cssai import auth, runtime
+from cssai.ops import events
 from tests.conftest import KEY, answer_body, sample, tree
 
 TOKEN_A = "tok-aaaaaaaaaaaaaaaaaaaaaaaa"

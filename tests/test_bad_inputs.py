@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import index
-from cssai import events, runtime
+from cssai import runtime
+from cssai.ops import events
 from tests import bad_requests
 from tests.conftest import KEY, sample, tree
 

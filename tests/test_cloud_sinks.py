@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cssai import events, runtime
+from cssai import runtime
 from cssai.executor import marker_key
 from cssai.identity import event_id
+from cssai.ops import events
 from cssai.sinks.cls import MAX_LOGS, ClsLogs
 from cssai.writes import record
 from tests.conftest import (

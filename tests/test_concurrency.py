@@ -7,9 +7,9 @@ import threading
 from collections import Counter
 
 import index
-from cssai import events
 from cssai.executor import marker_key
 from cssai.identity import event_id
+from cssai.ops import events
 from tests.conftest import KEY, Cloud, sample
 
 RECORDS_PER_EVENT = {344: 3, 345: 4, 347: 2, 349: 1}

@@ -14,9 +14,9 @@ import time
 import pytest
 
 import index
-from cssai import events
 from cssai.executor import claim_key, marker_key
 from cssai.identity import event_id
+from cssai.ops import events
 from tests import crash
 from tests.conftest import BUCKET, KEY, SAMPLES, SECRET_ID, SECRET_KEY, TOKEN, TOPIC, Cloud, Invoke, sample
 

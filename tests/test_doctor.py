@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cssai import cli
+from cssai.ops import cli
 from tests.conftest import SECRET_KEY, TOKEN, Cloud
 
 

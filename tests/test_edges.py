@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cssai import body as body_module
-from cssai import events, identity, runtime
+from cssai import identity, runtime
+from cssai.ops import events
 from cssai.writes import MAX_RECORD_MS
 from handlers import ROUTES, handler_for
 from handlers.base import HandlerContext
@@ -357,7 +358,7 @@ def test_a_disk_that_fills_mid_append_leaves_no_partial_line_and_the_retry_lands
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (120_000, 120_000))  # files stop growing: EFBIG\n"
         "import index\n"
-        "from cssai import events\n"
+        "from cssai.ops import events\n"
         "body = json.load(sys.stdin)\n"
         "answer = index.main_handler(events.wrap(events.signed(body, sys.argv[1]), 'url'), None)\n"
         "print(answer['statusCode'])\n"
@@ -412,7 +413,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     import threading
 
     import index
-    from cssai import serve
+    from cssai.ops import serve
 
     monkeypatch.setattr(serve, "READ_TIMEOUT_SECONDS", 0.5)
     monkeypatch.setenv("CALLBACK_URL_TOKENS", "t" * 20)

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 import index
-from cssai import auth, events, runtime
+from cssai import auth, runtime
 from cssai.identity import event_id
+from cssai.ops import events
 from tests.conftest import KEY, RELAY_TOKEN, Invoke, answer_body, local_records, sample, tree
 
 VARIANTS = json.loads((Path(__file__).parent / "events" / "real_variants.json").read_text(encoding="utf-8"))

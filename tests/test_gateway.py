@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import index
-from cssai import events, gateway
+from cssai import gateway
+from cssai.ops import events
 from tests.conftest import KEY, sample
 
 DOCUMENTED = {200, 400, 401, 403, 405, 413, 422, 503}

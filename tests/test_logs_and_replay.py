@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import index
-from cssai import cli, events, runtime
+from cssai import runtime
+from cssai.ops import cli, events
 from tests.conftest import KEY, Invoke, sample
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 import index
-from cssai import cli, events, runtime
-from cssai import replay as replaying
-from cssai.serve import make_server
+from cssai import runtime
+from cssai.ops import cli, events
+from cssai.ops import replay as replaying
+from cssai.ops.serve import make_server
 from tests.conftest import AI_SAMPLES, KEY, ROOT, SAMPLES, Cloud, clip_key, local_records, sample, tree
 
 

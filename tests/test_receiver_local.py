@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import index
-from cssai import events, runtime
+from cssai import runtime
 from cssai.identity import event_id, event_seconds
+from cssai.ops import events
 from cssai.signature import sign
 from tests.conftest import KEY, OLD_KEY, SAMPLES, Invoke, answer_body, clip_key, local_records, sample, tree
 

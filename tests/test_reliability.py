@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 import index
-from cssai import events, runtime
+from cssai import runtime
 from cssai.executor import refused_key
 from cssai.identity import event_id
+from cssai.ops import events
 from handlers.highlight import MAX_CLIP_OBJECTS
 from tests.conftest import KEY, Cloud, Invoke, answer_body, clip_key, local_records, sample, tree
 

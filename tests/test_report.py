@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cssai import cli, report, runtime
+from cssai import runtime
+from cssai.ops import cli, report
 from tests.conftest import Invoke, clip_key, sample
 
 FRAMES = [{"score": 25.0 + i, "time": 1752130785000 + 1000 * i} for i in range(8)]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import index
-from cssai import events, runtime
+from cssai import runtime
 from cssai.keys import segment
+from cssai.ops import events
 from tests.conftest import KEY, OLD_KEY, SECRET_KEY, TOKEN, Cloud, Invoke, answer_body, sample, tree
 
 

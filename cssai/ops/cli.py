@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cssai import events, logs, runtime
+from cssai import logs, runtime
+from cssai.ops import events
 from cssai.settings import SettingsError
 
 DEV_KEY = "local-dev-key-not-for-production"
@@ -132,7 +133,7 @@ def _current() -> runtime.Runtime:
 
 
 def invoke(args: argparse.Namespace) -> int:
-    import index
+    from cssai.entry import main_handler
 
     key = _key(args.key)
     query = {} if args.shape == "direct" else {"token": _token()}
@@ -152,7 +153,7 @@ def invoke(args: argparse.Namespace) -> int:
             event = events.wrap(events.signed(body, key), args.shape, base64_body=args.base64, query=query)
             before = _files(root) if uses_local else {}
             outcomes.last = {}
-            answer = index.main_handler(event, {"request_id": f"cli-{Path(sample).stem}", "time_limit_in_ms": 30000})
+            answer = main_handler(event, {"request_id": f"cli-{Path(sample).stem}", "time_limit_in_ms": 30000})
             print(f"{sample}: {_outcome(answer, outcomes.last)}")
             if uses_local:
                 after = _files(root)
@@ -165,8 +166,8 @@ def invoke(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import index
-    from cssai.serve import make_server
+    from cssai.entry import main_handler
+    from cssai.ops.serve import make_server
 
     configured = any(os.environ.get(n, "").strip() for n in ("CSS_CALLBACK_KEYS", "CALLBACK_URL_TOKENS"))
     if not configured:
@@ -177,7 +178,7 @@ def serve(args: argparse.Namespace) -> int:
         _key(None)
     _current()
     try:
-        server = make_server(args.host, args.port, index.main_handler)
+        server = make_server(args.host, args.port, main_handler)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise CliError(f"port {args.port} is in use: stop what holds it, or choose another with --port") from None
@@ -230,7 +231,7 @@ def send(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    from cssai import replay as replaying
+    from cssai.ops import replay as replaying
 
     current = _current()
     filters = replaying.Filters(args.date, args.type, args.stream, args.event_id)
@@ -252,7 +253,7 @@ def replay(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from cssai import report as reporting
+    from cssai.ops import report as reporting
 
     current = _current()
     try:
@@ -266,7 +267,7 @@ def report(args: argparse.Namespace) -> int:
 
 
 def streams(args: argparse.Namespace) -> int:
-    from cssai import streams as state
+    from cssai.ops import streams as state
 
     current = _current()
     objects = current.executor.objects
@@ -310,7 +311,7 @@ def _where(current: runtime.Runtime, prefix: str) -> str:
 
 
 def doctor(args: argparse.Namespace) -> int:
-    from cssai import doctor as preflight
+    from cssai.ops import doctor as preflight
 
     checks = preflight.run(runtime.build, notify=args.notify)
     for check in checks:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cssai import identity, keys, streams
+from cssai import identity, keys
+from cssai.ops import streams
 from cssai.runtime import Runtime
 
 WIDTH_PX, DPI = 1200, 100
