@@ -329,10 +329,16 @@ class Executor:
         return refused
 
     def _try(self, action: Action, deadline: float) -> bool | None:
-        """A create-if-absent: True created, False exists, None unknown (it may have landed)."""
+        """A create-if-absent: True created, False exists, None unknown (it may have landed).
+
+        A permanent failure (a read-only folder, denied credentials) is raised at once: trying again
+        until the deadline could not change it.
+        """
         try:
             return bool(self._run([action], deadline)[0])
-        except SinkError:
+        except SinkError as exc:
+            if not exc.transient:
+                raise
             return None
 
     def _outcome(self, future: Future[Any], deadline: float) -> bool | None:
@@ -342,7 +348,7 @@ class Executor:
         error = future.exception()
         if error is None:
             return bool(future.result())
-        if isinstance(error, SinkError):
+        if isinstance(error, SinkError) and error.transient:
             return None
         raise error
 

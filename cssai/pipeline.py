@@ -66,7 +66,8 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
         outcome = runtime.executor.commit(plan, event_id, status, answer_by)
     except (SinkError, DeadlineExceededError, InFlightError, LeaseLostError) as exc:
         fields.update(writes=0, error=str(exc))
-        return _done(gateway.error(503, "storage unavailable, retry later"), fields, started, "failed", logging.ERROR)
+        answer = gateway.error(503, f"storage unavailable, retry later: {str(exc)[:500]}")
+        return _done(answer, fields, started, "failed", logging.ERROR)
     fields["writes"] = outcome.writes
     if outcome.refused:  # kept as dead letters in COS: the event is stored, CLS said no to some records
         fields["cls_refused"] = outcome.refused

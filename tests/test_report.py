@@ -94,7 +94,9 @@ def test_the_page_has_a_summary_and_the_chart(tmp_path: Path, capsys: pytest.Cap
     page = html_path.read_text(encoding="utf-8")
     for fact in ("period covered</th><td>2025-07-10 06:59:45 UTC to 2025-07-10 07:00:10 UTC",
                  "344 threshold: 1, 345 average: 2, 347 erasing: 1, 349 highlight: 1",
-                 "<th>PSNR</th><td>2 alert(s); min 25, mean", "<th>VMAF</th><td>0 alert(s)",
+                 "<th>PSNR</th><td>2 alert(s); 3 frame(s) below CSS", "threshold (344), lowest 25; 1 period "
+                 "average(s) (345), mean 28.5, lowest 28.5; alert threshold 30", "<th>VMAF</th><td>0 alert(s)",
+                 "<h2>Quality alerts (2)</h2>", "<td>PSNR</td><td>25</td>", "generated ", " from ",
                  "Central Commission for Discipline Inspection × 1", "<th>highlights</th><td>2",
                  "<th>events skipped</th><td>none"):
         assert fact in page, fact
@@ -218,9 +220,20 @@ def test_a_stream_without_highlights_has_no_empty_sections(invoke: Invoke, tmp_p
     assert "Highlights" not in page and "Keyword hits" not in page and "Recordings" not in page
 
 
+@pytest.mark.parametrize("span_s", [0, 1, 60, 3600, 86_400, 7 * 86_400])
+def test_the_time_axis_spans_the_data_for_one_event_or_a_week(span_s: int) -> None:
+    data = report.StreamData("s")
+    data.seen(1_752_130_785_000)
+    data.seen(1_752_130_785_000 + span_s * 1000)
+    low, high = report.x_range(data)
+    assert low < 1_752_130_785_000 and high > 1_752_130_785_000 + span_s * 1000
+    assert high - low <= span_s * 1000 * 1.06 + 60_000  # never years around a single event
+
+
 def test_a_344_without_frames_is_reported_not_a_crash(invoke: Invoke, tmp_path: Path) -> None:
     assert invoke({**sample(344), "frames": []})["statusCode"] == 200
     assert invoke({**sample(345), "stream_id": "livestream1"})["statusCode"] == 200
     assert cli.main(["report", "--stream", "livestream1", "--out", str(tmp_path)]) == 0
     page = next(tmp_path.glob("*.html")).read_text()
-    assert "344 threshold: 1, 345 average: 1" in page and "<th>PSNR</th><td>1 alert(s); min 27.765" in page
+    assert "344 threshold: 1, 345 average: 1" in page
+    assert "<th>PSNR</th><td>1 alert(s); 1 period average(s) (345), mean 27.77" in page

@@ -205,11 +205,17 @@ def sign(args: argparse.Namespace) -> int:
 def send(args: argparse.Namespace) -> int:
     if not args.url.startswith(("http://", "https://")):
         raise CliError(f"send: {args.url!r} is not a URL: it must start with https:// (or http://)", USAGE)
-    key = _key(args.key)
+    tokens_only = not args.key and not os.environ.get("CSS_CALLBACK_KEYS", "").strip() and \
+        os.environ.get("CALLBACK_URL_TOKENS", "").strip()
+    key = None if tokens_only else _key(args.key)
+    if tokens_only:
+        print("CSS_CALLBACK_KEYS is not set and CALLBACK_URL_TOKENS is: sending unsigned bodies (the URL's ?token= "
+              "authenticates them)", file=sys.stderr)
     failed = 0
     for path in args.files:
         try:
-            payload = json.dumps(events.signed(_load(path), key), ensure_ascii=False).encode()
+            body = _load(path)
+            payload = json.dumps(body if key is None else events.signed(body, key), ensure_ascii=False).encode()
         except CliError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
@@ -227,6 +233,7 @@ def send(args: argparse.Namespace) -> int:
             status, text = 0, f"no answer: {reason} (is the URL right, and the receiver up?)"
         print(f"{path}: HTTP {status} {text}")
         failed += status != 200
+    print(f"{len(args.files) - failed} of {len(args.files)} file(s) answered 200", file=sys.stderr)
     return FAILURE if failed else 0
 
 
@@ -248,18 +255,35 @@ def replay(args: argparse.Namespace) -> int:
     for line in summary.failed:
         print(f"  failed {line}")
     if summary.seen == 0:
-        print("nothing matched: check --source and the filters", file=sys.stderr)
+        from cssai.ops.replay import SOURCES
+
+        where = _where(current, SOURCES[args.source])
+        dates = sorted({k.split("/")[-2] for k in current.executor.objects.list(SOURCES[args.source])
+                        if k.count("/") >= 2})
+        known = f"; dates there: {', '.join(dates[:10])}{' …' if len(dates) > 10 else ''}" if dates else \
+            "; nothing is stored there"
+        print(f"nothing matched under {where}{known}: check --source and the filters", file=sys.stderr)
+        return FAILURE
     return FAILURE if summary.failed else 0
 
 
 def report(args: argparse.Namespace) -> int:
     from cssai.ops import report as reporting
 
+    if args.since and args.until and args.since > args.until:
+        raise CliError(f"--since {args.since} is after --until {args.until}", USAGE)
+    try:
+        import matplotlib  # noqa: F401 - the chart needs it; it is not in the function package
+    except ImportError:
+        raise CliError("report needs matplotlib, which the function package leaves out: "
+                       ".venv/bin/pip install -r requirements-report.txt") from None
     current = _current()
     try:
         result = reporting.write(current, args.stream, args.since, args.until, Path(args.out), args.tz)
     except reporting.NothingToReportError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(f"{exc} (looked under {_where(current, 'events/')})") from None
+    except OSError as exc:
+        raise CliError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
     for path in result.files:
         print(f"wrote {path}")
     print(result.summary_line)
@@ -363,18 +387,40 @@ def _tz(value: str) -> str:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(USAGE, f"{self.prog}: error: {message}{self._suggestion(message)} (see {self.prog} --help)\n")
+
+    def _suggestion(self, message: str) -> str:
+        """``--lvie`` -> did you mean --live? (from every option of every command)."""
+        unknown = re.findall(r"(--?[\w-]+)", message.partition("unrecognized arguments:")[2])
+        options = {o for p in _ALL_PARSERS for o in p._option_string_actions}  # argparse keeps no public list
+        hints = [close[0] for u in unknown if (close := difflib.get_close_matches(u.split("=")[0], options, n=1))]
+        return f": did you mean {', '.join(hints)}?" if hints else ""
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only when there is one, and not twice."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False) or "default" in text:
+            return text
+        return super()._get_help_string(action) or text
+
+
+_ALL_PARSERS: list[argparse.ArgumentParser] = []
 
 
 def parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _Help
     top = _Parser(prog="python index.py", description="CSS AI callback receiver: local and operator tools.",
                   epilog="python index.py FILE.json ... is short for python index.py invoke FILE.json ...",
                   formatter_class=fmt)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=text, description=text, formatter_class=fmt)
+        made = sub.add_parser(name, help=text, description=text, formatter_class=fmt)
+        _ALL_PARSERS.append(made)
+        return made
 
     p = command("invoke", "sign samples and run them through main_handler (the default command)")
     p.add_argument("files", nargs="+", help="callback JSON files, e.g. samples/349_smart_highlight.json")
@@ -404,7 +450,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=send)
 
     p = command("replay", "re-drive archived or dead-lettered events from the configured sink")
-    p.add_argument("--source", choices=("archive", "deadletter"), default="archive")
+    p.add_argument("--source", choices=("archive", "deadletter"), default="archive",
+                   help="archive: every verified event (events/); deadletter: the ones that failed validation")
     p.add_argument("--date", type=_date, help="the event's own date, YYYY-MM-DD (or 'undated')")
     p.add_argument("--type", type=_event_type, help="event_type, e.g. 349")
     p.add_argument("--stream", help="stream_id")

@@ -315,11 +315,16 @@ def summary(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> lis
     rows = [("period covered", f"{_fmt(data.first_ms, tz)} to {_fmt(data.last_ms, tz)}"),
             ("events", ", ".join(f"{names[k]}: {n}" for k, n in sorted(data.families.items())) or "none")]
     for metric in sorted(set(data.frames) | set(data.averages)):
-        scores = [s for _, s in data.frames.get(metric, [])] + [s for _, s in data.averages.get(metric, [])]
         limit = thresholds.get(metric)
-        rows.append((f"{metric}", f"{len(data.alerts.get(metric, []))} alert(s); min {min(scores):g}, "
-                     f"mean {statistics.fmean(scores):.4g} over {len(scores)} score(s)"
-                     + (f"; threshold {limit:g}" if limit is not None else "")))
+        frames = [score for _, score in data.frames.get(metric, [])]
+        averages = [score for _, score in data.averages.get(metric, [])]
+        parts = [f"{len(data.alerts.get(metric, []))} alert(s)"]
+        if frames:  # two series that mean different things: never averaged together
+            parts.append(f"{len(frames)} frame(s) below CSS's threshold (344), lowest {min(frames):g}")
+        if averages:
+            parts.append(f"{len(averages)} period average(s) (345), mean {statistics.fmean(averages):.4g}, "
+                         f"lowest {min(averages):g}")
+        rows.append((metric, "; ".join(parts) + (f"; alert threshold {limit:g}" if limit is not None else "")))
     words = Counter(word for _, word in data.keyword_hits)
     rows.append(("keyword hits", ", ".join(f"{w} × {n}" for w, n in words.most_common()) or "none"))
     rows.append(("highlights", str(len(data.highlights))))
@@ -362,18 +367,21 @@ def chart(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> bytes
         if data.averages.get(metric):
             ax.plot(*_xy(data.averages[metric], tz), "s-", ms=5, lw=1, color="tab:green",
                     label=f"{metric} average (345)")
-        if data.alerts.get(metric):
-            many = len(data.alerts[metric]) > 50  # then smaller, behind the frames, so that both stay visible
-            ax.plot(*_xy(data.alerts[metric], tz), "x", color="red", ms=5 if many else 9, mew=1 if many else 2,
-                    alpha=0.5 if many else 1.0, zorder=1 if many else 3, label="alert raised")
+        if data.alerts.get(metric):  # one style for every alert, drawn above the series
+            ax.plot(*_xy(data.alerts[metric], tz), "x", color="red", ms=8, mew=2, zorder=5, label="alert raised")
         limit = thresholds.get(metric)
         if limit is not None and data.averages.get(metric):
             ax.axhline(limit, color="red", ls="--", lw=1, label=f"alert threshold {limit:g}")
         ax.set_ylabel(metric)
-        ax.legend(loc="best", fontsize=8)
+        ax.margins(y=0.15)
+        ax.yaxis.get_major_formatter().set_useOffset(False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)  # off the data
         ax.grid(alpha=0.3)
     if timeline:
         _timeline(axes[-1], data, tz)
+    span = x_range(data)
+    if span is not None:  # the data's own span, whatever it is
+        axes[-1].set_xlim(_when(span[0], tz), _when(span[1], tz))
     locator = mdates.AutoDateLocator(tz=tz)
     axes[-1].xaxis.set_major_locator(locator)
     axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
@@ -384,6 +392,14 @@ def chart(data: StreamData, thresholds: dict[str, float], tz: ZoneInfo) -> bytes
     fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def x_range(data: StreamData) -> tuple[float, float] | None:
+    """The chart's time axis in ms: the data's span with a margin, at least a minute (one event included)."""
+    if data.first_ms is None or data.last_ms is None:
+        return None
+    pad = max((data.last_ms - data.first_ms) * 0.03, 30_000)
+    return data.first_ms - pad, data.last_ms + pad
 
 
 def _timeline(ax: Any, data: StreamData, tz: ZoneInfo) -> None:
@@ -402,7 +418,7 @@ def _timeline(ax: Any, data: StreamData, tz: ZoneInfo) -> None:
         ax.set_ylim(-1, len(words))
     else:
         ax.set_yticks([])
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     ax.grid(alpha=0.3, axis="x")
 
 
@@ -418,7 +434,7 @@ def _fmt(ms: int | None, tz: ZoneInfo) -> str:
     return "-" if ms is None else _when(ms, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def page(data: StreamData, png: bytes, runtime: Runtime, tz: ZoneInfo) -> str:
+def page(data: StreamData, png: bytes, runtime: Runtime, tz: ZoneInfo, source: str = "") -> str:
     """A self-contained HTML page: summary, chart, highlights, keyword hits; every text escaped."""
     esc = html.escape
     objects = runtime.executor.objects
@@ -435,7 +451,11 @@ def page(data: StreamData, png: bytes, runtime: Runtime, tz: ZoneInfo) -> str:
     hits = "".join(f"<li>{esc(_fmt(ms, tz))}: {esc(word)}</li>" for ms, word in data.keyword_hits)
     facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
                     for k, v in summary(data, runtime.settings.thresholds, tz))
-    sections = "".join(_sections(data, tz))
+    alerts = sorted((ms, metric, score) for metric, points in data.alerts.items() for ms, score in points)
+    sections = _table("Quality alerts", ("time", "class", "lowest score"),
+                      [(_fmt(ms, tz), metric, f"{score:g}") for ms, metric, score in alerts])
+    sections += "".join(_sections(data, tz))
+    generated = datetime.now(timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
     if data.highlights:
         sections += f"<h2>Highlights ({len(data.highlights)})</h2><table>{''.join(rows)}</table>"
     if data.keyword_hits:
@@ -448,6 +468,7 @@ td,th{{vertical-align:top;padding:4px 8px;text-align:left}} .summary th{{color:#
 .url{{color:#666;font-size:small;word-break:break-all}} td:first-child{{min-width:110px}}
 table.list{{border-collapse:collapse}} table.list td,table.list th{{border-bottom:1px solid #ddd}}</style></head>
 <body><h1>Stream report: {esc(data.stream)}</h1>
+<p class="url">generated {esc(generated)} from {esc(source)}</p>
 <table class="summary">{facts}</table>
 <img style="max-width:100%" alt="quality chart" src="data:image/png;base64,{chart_uri}">
 {sections}
@@ -508,6 +529,14 @@ def _sections(data: StreamData, tz: ZoneInfo) -> list[str]:
     return out
 
 
+def source(runtime: Runtime) -> str:
+    """Where the archive was read: the COS bucket and prefix, or the local folder."""
+    settings = runtime.settings
+    if settings.cos_bucket:
+        return f"cos://{settings.cos_bucket}/{settings.cos_prefix}events/"
+    return f"{Path(settings.local_sink_dir) / 'cos' / 'events'}"
+
+
 def write(runtime: Runtime, stream: str, since: str | None, until: str | None, out_dir: Path,
           tz_name: str = "UTC") -> Written:
     tz = ZoneInfo(tz_name)
@@ -524,7 +553,7 @@ def write(runtime: Runtime, stream: str, since: str | None, until: str | None, o
     stem = out_dir / f"{keys.segment(stream)}_{since or first}_{until or last}"
     png_path, html_path = stem.with_suffix(".png"), stem.with_suffix(".html")
     png_path.write_bytes(png)
-    html_path.write_text(page(data, png, runtime, tz), encoding="utf-8")
+    html_path.write_text(page(data, png, runtime, tz, source(runtime)), encoding="utf-8")
     counts = sum(data.families.values())
     return Written((html_path, png_path), f"{counts} event(s) of stream {stream!r}, "
                    f"{sum(data.skipped.values())} skipped, from {_fmt(data.first_ms, tz)} to {_fmt(data.last_ms, tz)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +26,16 @@ BATCH = 10_000  # as CLS: a huge event never holds all its lines in memory at on
 TAIL_CHUNK = 64 * 1024
 
 
+# A folder that cannot be written stays so for the rest of the deadline: fail at the first write, saying why.
+_PERMANENT = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
+                        errno.EEXIST, errno.ELOOP, errno.ENOENT})
+
+
+def failure(what: str, exc: OSError) -> SinkError:
+    """A SinkError naming the file and the OS's reason; transient only where a retry may help (a full disk)."""
+    return SinkError(f"{what} failed: {exc.strerror or exc}", transient=exc.errno not in _PERMANENT)
+
+
 class LocalObjects:
     """Mirrors the COS layout on disk; refuses any key that would leave its folder."""
 
@@ -42,8 +53,10 @@ class LocalObjects:
     def get(self, key: str) -> bytes | None:
         try:
             return self._path(key).read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise failure(f"local read of {self.root / key}", exc) from exc
 
     def put(self, obj: PutObject, event_id: str, *, if_absent: bool) -> bool:
         path = self._path(obj.key)
@@ -67,7 +80,7 @@ class LocalObjects:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         except OSError as exc:
-            raise SinkError(f"local write failed for {obj.key}: {exc.strerror}", transient=True) from exc
+            raise failure(f"local write of {path}", exc) from exc
         return created
 
     def copy(self, copy: CopyObject, event_id: str) -> None:
@@ -139,7 +152,7 @@ class LocalLogs:
                     _cut(fd, end)  # never leave part of a batch behind
                     raise
         except OSError as exc:
-            raise SinkError(f"local log append to {self.path} failed: {exc.strerror or exc}", transient=True) from exc
+            raise failure(f"local append to {self.path}", exc) from exc
 
 
 @contextlib.contextmanager
