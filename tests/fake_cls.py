@@ -51,6 +51,20 @@ class ClsHandler(FaultyHandler):
 
     def do_POST(self) -> None:
         payload = self.read_body()
+        action = self.headers.get("X-TC-Action", "")
+        if action in JSON_ACTIONS:
+            self.target = action
+            if self.apply_fault(action):
+                return
+            if not self._authorised(payload):
+                self._error("AuthFailure.SignatureFailure", "signature mismatch")
+                return
+            result = JSON_ACTIONS[action](self.server, json.loads(payload or b"{}"))
+            if isinstance(result, str):
+                self._error(result, "refused by the fake")
+                return
+            self.answer(200, json.dumps({"Response": {**result, "RequestId": "fake"}}).encode(), "application/json")
+            return
         topic = self.headers.get("X-CLS-TopicId", "")
         groups = LogGroupList()
         try:
@@ -80,6 +94,63 @@ class ClsHandler(FaultyHandler):
         self.answer(200, json.dumps({"Response": {"RequestId": "fake"}}).encode(), "application/json")
 
 
+def _named(filters: list[dict], key: str) -> set[str]:
+    return {v for f in filters or [] if f.get("Key") == key for v in f.get("Values", [])}
+
+
+def _describe_logsets(server: ClsServer, req: dict) -> dict:
+    names = _named(req.get("Filters"), "logsetName")
+    found = [{"LogsetId": i, "LogsetName": n} for i, n in server.logsets.items() if not names or n in names]
+    return {"Logsets": found, "TotalCount": len(found)}
+
+
+def _create_logset(server: ClsServer, req: dict) -> dict | str:
+    if not req.get("LogsetName"):
+        return "MissingParameter"
+    logset = f"logset-{len(server.logsets) + 1}"
+    server.logsets[logset] = req["LogsetName"]
+    server.calls.append("CreateLogset")
+    return {"LogsetId": logset}
+
+
+def _describe_topics(server: ClsServer, req: dict) -> dict:
+    names, ids, logsets = (_named(req.get("Filters"), k) for k in ("topicName", "topicId", "logsetId"))
+    found = [{"TopicId": t, "TopicName": n, "LogsetId": ls} for t, (ls, n) in server.topics.items()
+             if (not names or n in names) and (not ids or t in ids) and (not logsets or ls in logsets)]
+    return {"Topics": found, "TotalCount": len(found)}
+
+
+def _create_topic(server: ClsServer, req: dict) -> dict | str:
+    if req.get("LogsetId") not in server.logsets:
+        return "ResourceNotFound.LogsetNotExist"
+    topic = f"topic-{len(server.topics) + 1}"
+    server.topics[topic] = (req["LogsetId"], req["TopicName"])
+    server.calls.append("CreateTopic")
+    return {"TopicId": topic}
+
+
+def _describe_index(server: ClsServer, req: dict) -> dict | str:
+    if req.get("TopicId") not in server.topics:
+        return "ResourceNotFound.TopicNotExist"
+    rule = server.indexes.get(req["TopicId"])
+    return {"TopicId": req["TopicId"], "Status": rule is not None, "Rule": rule}
+
+
+def _create_index(server: ClsServer, req: dict) -> dict | str:
+    if req.get("TopicId") not in server.topics:
+        return "ResourceNotFound.TopicNotExist"
+    if req["TopicId"] in server.indexes:
+        return "ResourceInUse.Index"
+    server.indexes[req["TopicId"]] = req.get("Rule")
+    server.calls.append("CreateIndex")
+    return {}
+
+
+JSON_ACTIONS = {"DescribeLogsets": _describe_logsets, "CreateLogset": _create_logset,
+                "DescribeTopics": _describe_topics, "CreateTopic": _create_topic,
+                "DescribeIndex": _describe_index, "CreateIndex": _create_index}
+
+
 class ClsServer(FaultyServer):
     def __init__(self, secret_id: str, secret_key: str, token: str | None = None) -> None:
         super().__init__(ClsHandler)
@@ -88,6 +159,10 @@ class ClsServer(FaultyServer):
         self.token = token
         self.uploads: list[tuple[str, list[dict]]] = []
         self.refuse: dict[str, str] = {}  # topic -> an error code every upload to it gets
+        self.logsets: dict[str, str] = {}  # id -> name (setup's tests)
+        self.topics: dict[str, tuple[str, str]] = {}  # id -> (logset id, name)
+        self.indexes: dict[str, dict | None] = {}  # topic id -> the Rule it was given
+        self.calls: list[str] = []  # the Create* actions, in order
 
     def records(self, topic: str | None = None) -> list[dict]:
         with self.lock:

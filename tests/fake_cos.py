@@ -76,8 +76,15 @@ class CosHandler(FaultyHandler):
         self.answer(204, b"", "application/xml")
 
     def _do_get(self, bucket: str, key: str, body: bytes) -> None:
+        if not key and self.server.registry and bucket not in self.server.buckets:
+            self.answer(404, _xml_error("NoSuchBucket", "no such bucket"), "application/xml")
+            return
+        if not key and self.command == "HEAD":
+            self.answer(200, b"", "application/xml")
+            return
         if not key and "versioning" in dict(parse_qsl(urlsplit(self.path).query, True)):
-            status = "<Status>Enabled</Status>" if self.server.versioned else ""
+            versioning = self.server.buckets.get(bucket, "") or ("Enabled" if self.server.versioned else "")
+            status = f"<Status>{versioning}</Status>" if versioning else ""
             self.answer(200, f"<VersioningConfiguration>{status}</VersioningConfiguration>".encode(), "application/xml")
             return
         if not key:
@@ -110,6 +117,16 @@ class CosHandler(FaultyHandler):
 
     def _do_put(self, bucket: str, key: str, body: bytes) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if not key:  # PUT Bucket: create it
+            with self.server.lock:
+                exists = bucket in self.server.buckets
+                self.server.buckets.setdefault(bucket, "")
+                self.server.created.append(bucket)
+            if exists:
+                self.answer(409, _xml_error("BucketAlreadyOwnedByYou", "exists"), "application/xml")
+            else:
+                self.answer(200, b"", "application/xml")
+            return
         source = headers.get("x-cos-copy-source")
         if source:
             src_host, _, src_key = source.partition("/")
@@ -146,6 +163,9 @@ class CosServer(FaultyServer):
         self.token = token
         self.objects: dict[tuple[str, str], StoredObject] = {}
         self.versioned = False  # as COS with versioning on: x-cos-forbid-overwrite is ignored
+        self.registry = False  # True: only the buckets in `buckets` exist (setup's tests)
+        self.buckets: dict[str, str] = {}  # bucket -> versioning status ("", "Enabled", "Suspended")
+        self.created: list[str] = []
 
     def keys(self, bucket: str) -> dict[str, bytes]:
         with self.lock:

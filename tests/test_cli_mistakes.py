@@ -144,7 +144,7 @@ def test_report_without_matplotlib_says_how_to_install_it(tmp_path: Path) -> Non
               "run_name='__main__')")
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                          check=False, env={**os.environ, "LOCAL_SINK_DIR": str(tmp_path / "out")})
-    assert_clear(run, FAILURE, "report needs matplotlib", "requirements-report.txt")
+    assert_clear(run, FAILURE, "report needs matplotlib", "requirements-ops.txt")
 
 
 def test_report_into_a_folder_that_cannot_be_made(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The operator's command line: ``python index.py [invoke] SAMPLE...``, ``serve``, ``sign``, ``send``,
-``replay``, ``report``, ``doctor``, ``streams``.
+``replay``, ``report``, ``doctor``, ``streams``, ``setup``.
 
 Every ordinary mistake gets one line on stderr saying what was wrong and what to do, never a
 traceback: exit 2 for a usage error (unknown command, bad option value, bad date), 1 for a failure
@@ -27,7 +27,7 @@ from cssai.settings import SettingsError
 
 DEV_KEY = "local-dev-key-not-for-production"
 DEV_TOKEN = "local-dev-token-not-for-production"  # noqa: S105 - announced, for local trials only
-COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor", "streams")
+COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor", "streams", "setup")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 USAGE, FAILURE = 2, 1
 
@@ -276,7 +276,7 @@ def report(args: argparse.Namespace) -> int:
         import matplotlib  # noqa: F401 - the chart needs it; it is not in the function package
     except ImportError:
         raise CliError("report needs matplotlib, which the function package leaves out: "
-                       ".venv/bin/pip install -r requirements-report.txt") from None
+                       ".venv/bin/pip install -r requirements-ops.txt") from None
     current = _current()
     try:
         result = reporting.write(current, args.stream, args.since, args.until, Path(args.out), args.tz)
@@ -288,6 +288,22 @@ def report(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(result.summary_line)
     return 0
+
+
+def setup(args: argparse.Namespace) -> int:
+    from cssai.ops import setup as creating
+
+    result = creating.run()
+    for step in result.steps:
+        print("\n".join(step.lines()))
+    created = sum(step.created for step in result.steps)
+    if result.ok:
+        print(f"{created} created" if created else "nothing to create: everything exists")
+    if result.env:
+        print("\n# .env lines for these resources:")
+        for name, value in result.env.items():
+            print(f"{name}={value}")
+    return 0 if result.ok else FAILURE
 
 
 def streams(args: argparse.Namespace) -> int:
@@ -419,6 +435,9 @@ def parser() -> argparse.ArgumentParser:
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         made = sub.add_parser(name, help=text, description=text, formatter_class=fmt)
+        made.add_argument("--env-file", metavar="PATH",
+                          help="settings file to read (default: .env, when it exists, for doctor, setup, streams, "
+                               "replay, report and send); the environment wins")
         _ALL_PARSERS.append(made)
         return made
 
@@ -476,6 +495,10 @@ def parser() -> argparse.ArgumentParser:
                    help="a JSON list: stream_id, live, sequence, since, ended (unix seconds), stop_reason, sessions")
     p.set_defaults(run=streams)
 
+    p = command("setup", "create what a deploy needs and is missing: the COS bucket (never versioned), the CLS "
+                         "logset, topic and index; never deletes or changes what exists")
+    p.set_defaults(run=setup)
+
     p = command("doctor", "preflight: settings, authentication, COS (create-if-absent), CLS, notifications")
     p.add_argument("--notify", action="store_true", help="also post a test message to NOTIFY_URL")
     p.set_defaults(run=doctor)
@@ -500,12 +523,32 @@ def main(argv: list[str]) -> int:
         top.print_help(sys.stderr)
         return USAGE
     try:
+        _read_env_file(args)
         return int(args.run(args))
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         return 130
+
+
+READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send")  # the deploy's settings, by default
+
+
+def _read_env_file(args: argparse.Namespace) -> None:
+    """``.env`` (or --env-file) for the operator's commands; local trials (invoke, serve, sign) only on request."""
+    from cssai.ops import envfile
+
+    named = getattr(args, "env_file", None)
+    if args.command not in READS_ENV_FILE and not named:
+        return
+    try:
+        loaded = envfile.load(named)
+    except envfile.EnvFileError as exc:
+        raise CliError(str(exc)) from None
+    if loaded is not None:
+        path, added = loaded
+        print(f"read {path} ({added} setting(s); the environment wins over the file)", file=sys.stderr)
 
 
 def _looks_like_a_file(arg: str) -> bool:
