@@ -5,9 +5,13 @@
 # (it falls back to its pure-Python CRC when its C extension is absent).
 # The packaging tools run from a fresh virtual environment of their own, so nothing from the
 # machine's global site-packages can leak into the package.
-# Before building for a deploy it checks that every ${env:X} serverless.yml reads is set (in the
-# environment or in .env): an unset one would be deployed as the string "undefined".
-# CHECK_DEPLOY_ENV=0 skips that check (the size benchmark builds without a .env).
+# Before building for a deploy it checks the settings the deploy will read (the environment, else .env):
+# - every ${env:X} of serverless.yml must be set: the deploy CLI drops an unset whole-value reference
+#   (an unset REGION deploys to ap-guangzhou, an unset variable is missing from the function) and
+#   turns one inside a longer value into the string "undefined";
+# - CSS_CALLBACK_KEYS or CALLBACK_URL_TOKENS must be set: with neither every callback is refused;
+# - no placeholder of deploy/env.example may be left (REPLACE-ME, the sample appid 1250000000).
+# CHECK_DEPLOY_ENV=0 skips that check (the size benchmark builds without a .env); CHECK_ONLY=1 runs it alone.
 # The package ships compiled bytecode for Python 3.10: SCF's code folder is read-only, so without it
 # every cold start compiles the SDKs again (the CLS SDK's models.py alone is 2 MB of source: about
 # +400 ms and +50 MB of peak memory per cold start, measured). It needs a Python 3.10 (pyenv's, or
@@ -16,19 +20,42 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build}
 
+value_of() {  # value_of NAME: the environment's value, else the last NAME= line of .env (quotes removed)
+  if [[ -n "${!1+set}" ]]; then printf '%s' "${!1}"; return 0; fi
+  [[ -f .env ]] || return 1
+  local line
+  line=$(grep -E "^(export[[:space:]]+)?$1=" .env | tail -1) || return 1
+  line=${line#*=}
+  line=${line%\"}; line=${line#\"}; line=${line%\'}; line=${line#\'}
+  printf '%s' "$line"
+}
+
 if [[ "${CHECK_DEPLOY_ENV:-1}" == "1" ]]; then
-  missing=()
+  problems=()
   for name in $(grep -v '^[[:space:]]*#' serverless.yml | grep -o '\${env:[A-Za-z_][A-Za-z0-9_]*}' | sed 's/^\${env:\(.*\)}$/\1/' | sort -u); do
-    if [[ -z "${!name+set}" ]] && ! grep -qE "^${name}=" .env 2>/dev/null; then
-      missing+=("$name")
+    if ! value=$(value_of "$name"); then
+      problems+=("$name is not set: the deploy CLI would drop it (or deploy \"undefined\" inside a longer value)")
+    elif [[ "$value" == *REPLACE-ME* || "$value" == *1250000000* ]]; then
+      problems+=("$name is still the placeholder of deploy/env.example ($value)")
+    elif [[ "$value" == "undefined" ]]; then
+      problems+=("$name is the string \"undefined\"")
     fi
   done
-  if (( ${#missing[@]} )); then
-    echo "deploy/build.sh: not set: ${missing[*]}" >&2
-    echo "  serverless.yml would deploy them as the string 'undefined'. Copy deploy/env.example to .env" >&2
-    echo "  and give each a value (empty is fine for what you do not use)." >&2
+  keys=$(value_of CSS_CALLBACK_KEYS || true)
+  tokens=$(value_of CALLBACK_URL_TOKENS || true)
+  if [[ -z "${keys// /}" && -z "${tokens// /}" ]]; then
+    problems+=("neither CSS_CALLBACK_KEYS nor CALLBACK_URL_TOKENS is set: the function would refuse every callback (401)")
+  fi
+  if (( ${#problems[@]} )); then
+    echo "deploy/build.sh: this package would not work once deployed:" >&2
+    printf '  - %s\n' "${problems[@]}" >&2
+    echo "  Copy deploy/env.example to .env and fill it in (python index.py setup prints the COS and CLS lines)." >&2
     exit 2
   fi
+fi
+if [[ "${CHECK_ONLY:-0}" == "1" ]]; then  # the settings check alone (tests/test_deploy_config.py)
+  echo "deploy/build.sh: the settings are complete"
+  exit 0
 fi
 
 tmp=$(mktemp -d)

@@ -14,7 +14,10 @@ Sources:
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,7 +58,7 @@ def test_top_level_and_inputs_are_documented(config: dict) -> None:
 def test_function_fields_are_in_their_documented_ranges(config: dict) -> None:
     inputs = config["inputs"]
     assert inputs["memorySize"] == 64 or (128 <= inputs["memorySize"] <= 3072 and inputs["memorySize"] % 128 == 0)
-    assert 1 <= inputs["initTimeout"] <= 30
+    assert "initTimeout" not in inputs or 1 <= inputs["initTimeout"] <= 30
     assert 1 <= inputs["timeout"] <= 900
     deadline = float(inputs["environment"]["variables"]["DEADLINE_SECONDS"])
     assert inputs["timeout"] > deadline  # the receiver always answers by itself
@@ -112,3 +115,105 @@ def test_the_package_ships_bytecode_for_python_3_10() -> None:
     build = (ROOT / "deploy" / "build.sh").read_text()
     assert "compileall" in build and "versions/3.10" in build and "unchecked-hash" in build
     assert "compileall" in (ROOT / ".ci" / "run").read_text()  # the tests measure the same way
+
+
+# What the deploy will send, resolved offline as the CLI resolves it --------------------------------------------
+
+GOOD_ENV = {"STAGE": "prod", "REGION": "ap-shanghai", "SCF_ROLE": "css-receiver", "CSS_CALLBACK_KEYS": "k1",
+            "CALLBACK_URL_TOKENS": "", "COS_BUCKET": "media-1300000001", "COS_REGION": "ap-shanghai",
+            "COS_PREFIX": "css/", "CLS_TOPIC_ID": "t-1", "CLS_REGION": "ap-shanghai"}
+RUNTIMES = {"Python3.6", "Python3.7", "Python3.9", "Python3.10", "Python3.11", "Python3.12"}  # doc 583/18586
+
+
+def resolve(node: object, env: dict[str, str]) -> object:
+    """serverless.yml as the Serverless Cloud Framework resolves ``${env:X}``: an unset whole-value reference
+    becomes JS ``undefined`` and disappears from the JSON inputs; inside a longer string it becomes "undefined"."""
+    if isinstance(node, dict):
+        resolved = {k: resolve(v, env) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not DROPPED}
+    if isinstance(node, list):
+        return [v for v in (resolve(v, env) for v in node) if v is not DROPPED]
+    if isinstance(node, str):
+        whole = ENV_REF.fullmatch(node)
+        if whole:
+            return env.get(whole.group(1), DROPPED)
+        return ENV_REF.sub(lambda m: env.get(m.group(1), "undefined"), node)
+    return node
+
+
+DROPPED = object()
+
+
+def create_function(config: dict, env: dict[str, str]) -> dict:
+    """The CreateFunction parameters tencent-component-toolkit builds from the scf component's inputs."""
+    inputs = resolve(config["inputs"], env)
+    stage = env.get("STAGE", "dev")
+    return {
+        "Region": inputs.get("region", "ap-guangzhou"),  # the component's default
+        "FunctionName": str(inputs["name"]).replace("${name}", config["name"]).replace("${stage}", stage),
+        "Handler": inputs["handler"], "Runtime": inputs["runtime"], "MemorySize": inputs["memorySize"],
+        "Timeout": inputs["timeout"], "InitTimeout": inputs.get("initTimeout", 65), "Role": inputs.get("role"),
+        "Description": inputs["description"],
+        "Environment": {"Variables": [{"Key": k, "Value": str(v)}
+                                      for k, v in inputs["environment"]["variables"].items()]},
+    }
+
+
+def test_a_complete_env_resolves_to_a_valid_create_function(config: dict) -> None:
+    params = create_function(config, GOOD_ENV)
+    assert params["Region"] == "ap-shanghai" and params["FunctionName"] == "css-ai-callback-prod"
+    assert params["Runtime"] in RUNTIMES and params["InitTimeout"] == 65  # the API's default, not cut
+    variables = {v["Key"]: v["Value"] for v in params["Environment"]["Variables"]}
+    assert variables["CSS_CALLBACK_KEYS"] == "k1" and "undefined" not in variables.values()
+    assert set(GOOD_ENV) - {"STAGE", "REGION", "SCF_ROLE"} <= set(variables)
+
+
+def test_an_unset_variable_is_dropped_not_deployed_as_undefined(config: dict) -> None:
+    partial = {k: v for k, v in GOOD_ENV.items() if k not in ("REGION", "COS_BUCKET")}
+    params = create_function(config, partial)
+    assert params["Region"] == "ap-guangzhou"  # silently the component's default region
+    assert "COS_BUCKET" not in {v["Key"] for v in params["Environment"]["Variables"]}
+    embedded = resolve({"keys": "${env:A},${env:B}"}, {"A": "k1"})
+    assert embedded == {"keys": "k1,undefined"}  # what the receiver refuses entry by entry
+
+
+def build_check(tmp_path: Path, env_file: dict[str, str], **env: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "deploy").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "deploy" / "build.sh", tmp_path / "deploy" / "build.sh")
+    shutil.copy(ROOT / "serverless.yml", tmp_path / "serverless.yml")
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env_file.items()))
+    clean = {k: v for k, v in os.environ.items() if k not in GOOD_ENV}
+    return subprocess.run(["bash", "deploy/build.sh"], cwd=tmp_path, env={**clean, "CHECK_ONLY": "1", **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_build_refuses_the_example_env_unchanged(tmp_path: Path) -> None:
+    example = dict(line.split("=", 1) for line in (ROOT / "deploy" / "env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    run = build_check(tmp_path, example)
+    assert run.returncode == 2
+    for problem in ("COS_BUCKET is still the placeholder", "SCF_ROLE is still the placeholder",
+                    "neither CSS_CALLBACK_KEYS nor CALLBACK_URL_TOKENS is set"):
+        assert problem in run.stderr, problem
+
+
+def test_build_refuses_an_unset_variable_saying_the_cli_would_drop_it(tmp_path: Path) -> None:
+    run = build_check(tmp_path, {k: v for k, v in GOOD_ENV.items() if k != "REGION"})
+    assert run.returncode == 2 and "REGION is not set: the deploy CLI would drop it" in run.stderr
+    assert build_check(tmp_path, {k: v for k, v in GOOD_ENV.items() if k != "REGION"},
+                       REGION="ap-beijing").returncode == 0  # the environment counts as well
+
+
+def test_build_accepts_a_complete_env(tmp_path: Path) -> None:
+    run = build_check(tmp_path, GOOD_ENV)
+    assert run.returncode == 0 and "the settings are complete" in run.stdout
+    tokens_only = {**GOOD_ENV, "CSS_CALLBACK_KEYS": "", "CALLBACK_URL_TOKENS": "t" * 20}
+    assert build_check(tmp_path, tokens_only).returncode == 0
+
+
+def test_the_guide_says_nothing_the_tools_contradict() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8") + (ROOT / "README.md").read_text()
+    assert "sls deploy" not in guide.replace("`sls deploy` does not work", "")
+    assert "deployed as the string `undefined`" not in guide and "initTimeout: 10" not in guide
+    for step in ("index.py setup", "deploy/build.sh", "scf deploy", "index.py doctor", "index.py send"):
+        assert step in guide, step
