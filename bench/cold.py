@@ -12,8 +12,8 @@ from bench.common import KEY, ROOT, Figure, sample, summarise
 from cssai.ops import events
 
 IMPORTS_ONLY = (
-    "import pydantic, pydantic_settings, qcloud_cos, google.protobuf;"
-    "from tencentcloud.cls.v20201016 import cls_client"
+    "import pydantic, qcloud_cos, google.protobuf;"
+    "from tencentcloud.common.common_client import CommonClient"
 )
 HANDLE_ONE = (
     "import json, os, sys; import index;"

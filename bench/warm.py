@@ -12,12 +12,12 @@ from bench.common import KEY, DiscardLogs, DiscardObjects, Figure, measure
 from cssai import pipeline, runtime
 from cssai.executor import Executor
 from cssai.ops import events
-from cssai.settings import Settings
+from cssai.settings import load
 
 
 def discarding_runtime() -> runtime.Runtime:
     os.environ["CSS_CALLBACK_KEYS"] = KEY
-    settings = Settings()
+    settings = load()
     pool = ThreadPoolExecutor(max_workers=runtime.POOL_SIZE)
     runtime.settle()  # as runtime.build does for a real container
     return runtime.Runtime(settings, Executor(DiscardObjects(), DiscardLogs(), pool, settings.write_attempts))

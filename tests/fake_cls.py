@@ -66,6 +66,8 @@ class ClsHandler(FaultyHandler):
             self.answer(200, json.dumps({"Response": {**result, "RequestId": "fake"}}).encode(), "application/json")
             return
         topic = self.headers.get("X-CLS-TopicId", "")
+        with self.server.lock:
+            self.server.raw.append(({k.lower(): v for k, v in self.headers.items()}, payload))
         groups = LogGroupList()
         try:
             groups.ParseFromString(payload)
@@ -163,6 +165,7 @@ class ClsServer(FaultyServer):
         self.topics: dict[str, tuple[str, str]] = {}  # id -> (logset id, name)
         self.indexes: dict[str, dict | None] = {}  # topic id -> the Rule it was given
         self.calls: list[str] = []  # the Create* actions, in order
+        self.raw: list[tuple[dict[str, str], bytes]] = []  # every UploadLog request: headers and body
 
     def records(self, topic: str | None = None) -> list[dict]:
         with self.lock:

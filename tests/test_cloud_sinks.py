@@ -18,6 +18,7 @@ from tests.conftest import (
     BUCKET,
     KEY,
     SAMPLES,
+    SECRET_ID,
     SECRET_KEY,
     TOKEN,
     Cloud,
@@ -261,3 +262,27 @@ def test_slow_answers_past_the_request_timeout_are_retried(cloud: Cloud, invoke:
     cloud.cls.inject("POST", r"topic", "slow", times=1, delay=0.6)
     assert invoke(sample(349))["statusCode"] == 200
     assert len(cloud.records()) in (1, 2)  # a timed-out upload may still have landed: the CLS window
+
+
+def test_the_upload_is_the_request_cls_client_sends(cloud: Cloud) -> None:
+    """CommonClient.call_octet_stream (the sink) and ClsClient.UploadLog build the same request."""
+    from tencentcloud.cls.v20201016 import cls_client, models
+    from tencentcloud.common.credential import Credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    from cssai.settings import load
+    from cssai.sinks.cls import encode
+
+    batch = [record(1_752_130_787_000, kind="test", stream_id="s1")]
+    ClsLogs(load()).upload(batch, {"event_id": "e1"})
+    profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=cloud.cls.url.split("//", 1)[1]))
+    official = cls_client.ClsClient(Credential(SECRET_ID, SECRET_KEY, TOKEN), "ap-guangzhou", profile)
+    request = models.UploadLogRequest()
+    request.TopicId = cloud.cls_topic
+    official.UploadLog(request, encode(batch, {"event_id": "e1"}))
+    (ours, ours_body), (theirs, theirs_body) = cloud.cls.raw
+    same = ("x-tc-action", "x-tc-version", "x-tc-region", "x-cls-topicid", "content-type", "host")
+    assert {h: ours.get(h) for h in same} == {h: theirs.get(h) for h in same}
+    assert ours_body == theirs_body
+    assert len(cloud.records()) == 2
