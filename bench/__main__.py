@@ -8,7 +8,7 @@ import platform
 import sys
 from datetime import datetime, timezone
 
-from bench import cold, cpu, memory, scaling, size, warm
+from bench import cold, cpu, memory, scaling, share, size, warm
 from bench.common import erasing_segments, fmt, sample, table, threshold_frames
 
 
@@ -31,6 +31,12 @@ def main(argv: list[str]) -> int:
     per_run = 20 if args.quick else 300
     os.environ["LOG_LEVEL"] = "WARNING"
     print(f"# Benchmarks\n\n{machine()}; medians of {runs} runs, (min–max)")
+
+    print("\n## 0. Billed time at SCF's share of a core (python -m bench.share)\n")
+    try:
+        print(share.table(3 if args.quick else 7, 20.0))
+    except share.QuotaUnavailableError as exc:
+        print(f"no 0.2-core quota can be set here ({exc}): no figures (a full core would hide what SCF bills)")
 
     rows = []
     for name in ("344", "345", "347", "349"):

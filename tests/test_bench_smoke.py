@@ -27,3 +27,19 @@ def test_the_cpu_table_runs_against_servers_in_another_process() -> None:
     rows = [line for line in text.splitlines() if line.startswith("| 3")]
     assert len(rows) == 4 and all(" ms / " in row for row in rows)
     runtime.reset()
+
+
+def test_the_share_table_runs_in_a_quota_or_says_it_cannot() -> None:
+    """bench.share: figures only from a real 0.2-core quota; elsewhere one plain sentence and no figure."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "bench.share", "--runs", "1", "--rtt", "1"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=False)
+    if run.returncode == 0:
+        assert "0.2 of a core" in run.stdout and "| cold: new process → first answer (349) |" in run.stdout
+        assert "| warm, fresh event |" in run.stdout
+    else:
+        assert run.returncode == 1 and "no 0.2-core quota can be set here" in run.stderr and "|" not in run.stdout
