@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails
 
+from cssai import keys
 from cssai.body import BodyError, check_depth, finite_or_text
 from cssai.identity import day
+from cssai.writes import PutObject, json_object
 
 INT64 = 2**63 - 1
 
@@ -82,6 +84,17 @@ def embedded_json(value: object) -> object:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def identified(model: Envelope, ctx: HandlerContext, stream_id: str | None, /, **fields: Any) -> dict[str, Any]:
+    """An event's object: its undocumented fields as sent, then its identity, then the family's fields."""
+    return {**model.extras(), "event_id": ctx.event_id, "event_type": model.event_type, "stream_id": stream_id,
+            **fields}
+
+
+def filed(folder: str, stream_id: str, ctx: HandlerContext, name: str, doc: Any) -> PutObject:
+    """``{folder}/{stream}/{date}/{name}``: where a family files one object of an event."""
+    return json_object(keys.join(folder, keys.segment(stream_id), ctx.date, name), doc)
 
 
 def seconds_ms(seconds: int | None) -> int:

@@ -20,8 +20,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, TypeAdapter, model_validator
 
 from cssai import keys
-from cssai.writes import Plan, json_object, record
-from handlers.base import LOOSE, Callback, Envelope, HandlerContext, TimeField, seconds_ms, validated_chunks
+from cssai.writes import Plan, record
+from handlers.base import LOOSE, Callback, Envelope, HandlerContext, TimeField, filed, seconds_ms, validated_chunks
 
 ALERTING = frozenset({"block", "review"})
 IMAGE_LISTS = ("labelResults", "objectResults", "ocrResults", "libResults")
@@ -186,6 +186,6 @@ def _alert(suggestion: str | None) -> str | None:
 
 
 def _planned(doc: dict[str, Any], name: str, ctx: HandlerContext, stream: str, rec: Any) -> Plan:
-    result = Plan(objects=[json_object(keys.join("moderation", keys.segment(stream), ctx.date, name), doc)])
+    result = Plan(objects=[filed("moderation", stream, ctx, name, doc)])
     result.records.append(rec)
     return result

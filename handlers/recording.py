@@ -18,8 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from cssai import keys
-from cssai.writes import Plan, json_object, record
-from handlers.base import LOOSE, Callback, HandlerContext, TimeField, embedded_json, seconds_ms
+from cssai.writes import Plan, record
+from handlers.base import LOOSE, Callback, HandlerContext, TimeField, embedded_json, filed, identified, seconds_ms
 
 RECORD_FAILURES = frozenset({"record_start_failed", "record_error"})
 RECORD_EVENTS = ("record_start_succeeded", "record_start_failed", "record_paused", "record_resumed",
@@ -67,21 +67,17 @@ def plan_file(body: dict, ctx: HandlerContext) -> Plan:
     event = RecordingFile.model_validate(body)
     content_start = (event.end_time - event.duration if event.end_time is not None and event.duration is not None
                      else None)
-    doc: dict[str, Any] = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "stream_id": event.stream_id,
-        "app": event.app, "appname": event.appname, "channel_id": event.channel_id, "file_id": event.file_id,
-        "record_file_id": event.record_file_id, "file_format": event.file_format, "task_id": event.task_id,
-        "start_time": event.start_time, "end_time": event.end_time, "content_start_time": content_start,
-        "start_time_usec": event.start_time_usec, "end_time_usec": event.end_time_usec,
-        "duration": event.duration, "file_size": event.file_size, "record_bps": event.record_bps,
-        "media_start_time": event.media_start_time, "stream_param": event.stream_param,
-        "video_url": event.video_url,  # kept as text: never fetched
-        "callback_ext": embedded_json(event.callback_ext),
-    }
+    doc = identified(event, ctx, event.stream_id, app=event.app, appname=event.appname, channel_id=event.channel_id,
+                     file_id=event.file_id, record_file_id=event.record_file_id, file_format=event.file_format,
+                     task_id=event.task_id, start_time=event.start_time, end_time=event.end_time,
+                     content_start_time=content_start, start_time_usec=event.start_time_usec,
+                     end_time_usec=event.end_time_usec, duration=event.duration, file_size=event.file_size,
+                     record_bps=event.record_bps, media_start_time=event.media_start_time,
+                     stream_param=event.stream_param, video_url=event.video_url,  # kept as text: never fetched
+                     callback_ext=embedded_json(event.callback_ext))
     ident = event.file_id or event.record_file_id or str(event.end_time or 0)
     name = f"file-{keys.segment(ident)}-{ctx.short_id}.json"
-    plan = Plan(objects=[json_object(_folder("recordings", event.stream_id, ctx, name), doc)])
+    plan = Plan(objects=[filed("recordings", event.stream_id, ctx, name, doc)])
     ext = doc["callback_ext"] if isinstance(doc["callback_ext"], dict) else {}
     plan.records.append(record(
         seconds_ms(ctx.seconds), kind="recording_file", stream_id=event.stream_id, file_id=event.file_id,
@@ -111,17 +107,13 @@ def plan_status(body: dict, ctx: HandlerContext) -> Plan:
     event = RecordingStatus.model_validate(body)
     detail = embedded_json(event.record_detail)
     failed = event.record_event in RECORD_FAILURES
-    doc: dict[str, Any] = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "stream_id": event.stream_id,
-        "event_time": event.event_time, "record_event": event.record_event, "failed": failed,
-        "record_detail": detail, "session_id": event.session_id, "seq": event.seq, "task_id": event.task_id,
-        "domain": event.domain, "appname": event.appname,
-    }
+    doc = identified(event, ctx, event.stream_id, event_time=event.event_time, record_event=event.record_event,
+                     failed=failed, record_detail=detail, session_id=event.session_id, seq=event.seq,
+                     task_id=event.task_id, domain=event.domain, appname=event.appname)
     name = f"status-{event.event_time or 0}-{keys.segment(event.record_event)}-{ctx.short_id}.json"
-    plan = Plan(objects=[json_object(_folder("recordings", event.stream_id, ctx, name), doc)])
+    plan = Plan(objects=[filed("recordings", event.stream_id, ctx, name, doc)])
     if failed:
-        plan.objects.append(json_object(_folder(("alerts", "recording"), event.stream_id, ctx, name), doc))
+        plan.objects.append(filed("alerts/recording", event.stream_id, ctx, name, doc))
     detail_fields = detail if isinstance(detail, dict) else {}
     file_format = detail_fields.get("file_format")
     plan.records.append(record(
@@ -158,17 +150,14 @@ def plan_exception(body: dict, ctx: HandlerContext) -> Plan:
     event = RecordingException.model_validate(body)
     error = (event.exception_level or "").lower() == "error"
     meaning = EXCEPTION_TYPES.get(event.exception.type or 0, "unknown exception type")
-    doc: dict[str, Any] = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "stream_id": event.stream_id,
-        "timestamp": event.timestamp, "session_id": event.session_id, "file_format": event.file_format,
-        "exception_level": event.exception_level, "exception": event.exception.model_dump(),
-        "exception_meaning": meaning, "domain": event.domain, "path": event.path,
-    }
+    doc = identified(event, ctx, event.stream_id, timestamp=event.timestamp, session_id=event.session_id,
+                     file_format=event.file_format, exception_level=event.exception_level,
+                     exception=event.exception.model_dump(), exception_meaning=meaning, domain=event.domain,
+                     path=event.path)
     name = f"exception-{event.timestamp or 0}-{keys.segment(event.exception.type)}-{ctx.short_id}.json"
-    plan = Plan(objects=[json_object(_folder("recordings", event.stream_id, ctx, name), doc)])
+    plan = Plan(objects=[filed("recordings", event.stream_id, ctx, name, doc)])
     if error:
-        plan.objects.append(json_object(_folder(("alerts", "recording"), event.stream_id, ctx, name), doc))
+        plan.objects.append(filed("alerts/recording", event.stream_id, ctx, name, doc))
     plan.records.append(record(
         seconds_ms(ctx.seconds), kind="recording_exception", alert="recording_error" if error else None,
         stream_id=event.stream_id, session_id=event.session_id, file_format=event.file_format,
@@ -177,11 +166,6 @@ def plan_exception(body: dict, ctx: HandlerContext) -> Plan:
         domain=event.domain, path=event.path,
     ))
     return plan
-
-
-def _folder(top: str | tuple[str, ...], stream_id: str, ctx: HandlerContext, name: str) -> str:
-    parts = (top,) if isinstance(top, str) else top
-    return keys.join(*parts, keys.segment(stream_id), ctx.date, name)
 
 
 def _text(value: object) -> str | None:

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from cssai import keys
 from cssai.writes import Plan, json_object, record
-from handlers.base import Envelope, HandlerContext, TimeField, embedded_json, seconds_ms
+from handlers.base import Envelope, HandlerContext, TimeField, embedded_json, identified, seconds_ms
 
 CALLBACK_EVENTS = ("TaskStart", "TaskExit", "VodSourceFileStart", "VodSourceFileFinish", "ResetTaskConfig",
                    "TaskAlarm")
@@ -45,13 +45,9 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     event = RelayEvent.model_validate(body)
     msg = embedded_json(event.msg)
     sources = embedded_json(event.source_urls)
-    doc: dict[str, Any] = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "callback_event": event.callback_event,
-        "task_id": event.task_id, "stream_id": event.stream_id, "to_url": event.to_url, "source_urls": sources,
-        "msg": msg, "event_time": event.event_time, "interface": event.interface,
-        "product_name": event.product_name, "callback_url": event.callback_url,
-    }
+    doc = identified(event, ctx, event.stream_id, callback_event=event.callback_event, task_id=event.task_id,
+                     to_url=event.to_url, source_urls=sources, msg=msg, event_time=event.event_time,
+                     interface=event.interface, product_name=event.product_name, callback_url=event.callback_url)
     task = keys.segment(event.task_id) if event.task_id else NO_TASK
     name = f"{event.event_time or 0}-{keys.segment(event.callback_event)}-{ctx.short_id}.json"
     result = Plan(objects=[json_object(keys.join("relay", task, ctx.date, name), doc)])

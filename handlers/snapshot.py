@@ -10,9 +10,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cssai import keys
-from cssai.writes import Plan, json_object, record
-from handlers.base import Callback, HandlerContext, TimeField, seconds_ms
+from cssai.writes import Plan, record
+from handlers.base import Callback, HandlerContext, TimeField, filed, identified, seconds_ms
 
 
 class Screenshot(Callback):
@@ -32,16 +31,12 @@ class Screenshot(Callback):
 
 def plan(body: dict, ctx: HandlerContext) -> Plan:
     event = Screenshot.model_validate(body)
-    doc = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "stream_id": event.stream_id,
-        "create_time": event.create_time, "pic_url": event.pic_url, "pic_full_url": event.pic_full_url,
-        "file_size": event.file_size, "width": event.width, "height": event.height, "task_id": event.task_id,
-        "app": event.app, "appname": event.appname, "channel_id": event.channel_id,
-        "stream_param": event.stream_param,
-    }
+    doc = identified(event, ctx, event.stream_id, create_time=event.create_time, pic_url=event.pic_url,
+                     pic_full_url=event.pic_full_url, file_size=event.file_size, width=event.width,
+                     height=event.height, task_id=event.task_id, app=event.app, appname=event.appname,
+                     channel_id=event.channel_id, stream_param=event.stream_param)
     name = f"{event.create_time or 0}-{ctx.short_id}.json"
-    result = Plan(objects=[json_object(keys.join("snapshots", keys.segment(event.stream_id), ctx.date, name), doc)])
+    result = Plan(objects=[filed("snapshots", event.stream_id, ctx, name, doc)])
     result.records.append(record(
         seconds_ms(ctx.seconds), kind="snapshot", stream_id=event.stream_id, pic_url=event.pic_url,
         pic_full_url=event.pic_full_url, file_size=event.file_size, width=event.width, height=event.height,

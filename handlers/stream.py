@@ -19,8 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 from cssai import keys
-from cssai.writes import LogRecord, Plan, json_object, record
-from handlers.base import LOOSE, Callback, HandlerContext, TimeField, seconds_ms, validated_chunks
+from cssai.writes import LogRecord, Plan, record
+from handlers.base import LOOSE, Callback, HandlerContext, TimeField, filed, identified, seconds_ms, validated_chunks
 
 # errcode -> (reason, what it means), from the stop-reason table (267/31083); 18 and 21 need sub_errcode.
 STOP_REASONS: dict[int, tuple[str, str]] = {
@@ -90,20 +90,16 @@ def plan_session(body: dict, ctx: HandlerContext) -> Plan:
     """A push (1) or a stop (0): one object and one ``stream_start``/``stream_end`` record."""
     event = StreamEvent.model_validate(body)
     start = event.event_type == 1
-    doc: dict[str, Any] = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "event": "start" if start else "stop",
-        "stream_id": event.stream_id, "sequence": event.sequence, "event_time": event.event_time,
-        "app": event.app, "appname": event.appname, "channel_id": event.channel_id, "node": event.node,
-        "user_ip": event.user_ip, "stream_param": event.stream_param, "set_id": event.set_id,
-        "width": event.width, "height": event.height, "errcode": event.errcode, "errmsg": event.errmsg,
-    }
+    doc = identified(event, ctx, event.stream_id, event="start" if start else "stop", sequence=event.sequence,
+                     event_time=event.event_time, app=event.app, appname=event.appname, channel_id=event.channel_id,
+                     node=event.node, user_ip=event.user_ip, stream_param=event.stream_param, set_id=event.set_id,
+                     width=event.width, height=event.height, errcode=event.errcode, errmsg=event.errmsg)
     if not start:
         reason, meaning = stop_reason(event.errcode, event.sub_errcode)
         doc.update(sub_errcode=event.sub_errcode, push_duration_ms=event.push_duration, stop_reason=reason,
                    stop_reason_text=meaning)
     name = f"{event.event_time or 0}-{keys.segment(event.sequence)}-{doc['event']}-{ctx.short_id}.json"
-    plan = Plan(objects=[json_object(keys.join("streams", keys.segment(event.stream_id), ctx.date, name), doc)])
+    plan = Plan(objects=[filed("streams", event.stream_id, ctx, name, doc)])
     flat = {k: v for k, v in doc.items() if k not in ("event_id", "event_type", "event") and _flat(v)}
     plan.records.append(record(seconds_ms(ctx.seconds), kind="stream_start" if start else "stream_end", **flat))
     return plan
@@ -156,16 +152,12 @@ def plan_push_error(body: dict, ctx: HandlerContext) -> Plan:
     for chunk in entries(raw):  # validates every entry once; keeps only the count per type
         for entry in chunk:
             counts[str(entry.type)] = counts.get(str(entry.type), 0) + (entry.count or 0)
-    doc = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "stream_id": event.stream_id,
-        "data_time": event.data_time, "domain": event.domain, "path": event.path, "user_ip": event.user_ip,
-        "sequence": event.sequence, "stream_param": event.stream_param, "report_interval": event.report_interval,
-        "counts_by_type": counts, "abnormal_event": raw,  # validated above; kept as sent, not copied
-    }
+    doc = identified(event, ctx, event.stream_id, data_time=event.data_time, domain=event.domain, path=event.path,
+                     user_ip=event.user_ip, sequence=event.sequence, stream_param=event.stream_param,
+                     report_interval=event.report_interval, counts_by_type=counts,
+                     abnormal_event=raw)  # validated above; kept as sent, not copied
     name = f"{event.data_time or 0}-{ctx.short_id}.json"
-    plan = Plan(objects=[json_object(keys.join("alerts", "push", keys.segment(event.stream_id), ctx.date, name),
-                                     doc)])
+    plan = Plan(objects=[filed("alerts/push", event.stream_id, ctx, name, doc)])
     plan.streams.append(PushErrorRecords(raw, event))
     return plan
 

@@ -11,9 +11,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from cssai import keys
-from cssai.writes import Plan, json_object, record
-from handlers.base import Callback, HandlerContext, TimeField, seconds_ms
+from cssai.writes import Plan, record
+from handlers.base import Callback, HandlerContext, TimeField, filed, identified, seconds_ms
 
 
 class SummaryEvent(Callback):
@@ -30,15 +29,11 @@ class SummaryEvent(Callback):
 
 def plan(body: dict, ctx: HandlerContext) -> Plan:
     event = SummaryEvent.model_validate(body)
-    doc = {
-        **event.extras(),
-        "event_id": ctx.event_id, "event_type": event.event_type, "stream_id": event.stream_id,
-        "domain": event.domain, "path": event.path, "begin_time": event.begin_time, "end_time": event.end_time,
-        "title": event.title, "summary": event.summary, "key_words": event.key_words,
-        "key_points": event.key_points,
-    }
+    doc = identified(event, ctx, event.stream_id, domain=event.domain, path=event.path, begin_time=event.begin_time,
+                     end_time=event.end_time, title=event.title, summary=event.summary, key_words=event.key_words,
+                     key_points=event.key_points)
     name = f"{event.begin_time or 0}-{event.end_time or 0}-{ctx.short_id}.json"
-    result = Plan(objects=[json_object(keys.join("summaries", keys.segment(event.stream_id), ctx.date, name), doc)])
+    result = Plan(objects=[filed("summaries", event.stream_id, ctx, name, doc)])
     result.records.append(record(
         seconds_ms(ctx.seconds), kind="live_summary", stream_id=event.stream_id, domain=event.domain,
         path=event.path, begin_time=event.begin_time, end_time=event.end_time, title=event.title,
