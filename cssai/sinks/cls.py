@@ -35,7 +35,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from cssai import text
 from cssai.credentials import EnvCredential
 from cssai.settings import Settings
-from cssai.sinks import SinkError
+from cssai.sinks import SinkError, transport
 from cssai.sinks.cls_pb2 import LogGroupList
 from cssai.writes import LogRecord
 
@@ -62,12 +62,13 @@ class ClsLogs:
 
     def __init__(self, settings: Settings) -> None:
         self.topic_id = settings.cls_topic_id
-        http = HttpProfile(reqTimeout=settings.request_timeout_seconds)
+        http = HttpProfile(reqTimeout=settings.request_timeout_seconds, keepAlive=True)
         if settings.cls_endpoint_url:
             url = urlsplit(settings.cls_endpoint_url)
-            http = HttpProfile(protocol=url.scheme, endpoint=url.netloc, reqTimeout=settings.request_timeout_seconds)
-        self._client = CommonClient(SERVICE, VERSION, EnvCredential(), settings.cls_region,
-                                    ClientProfile(httpProfile=http))
+            http = HttpProfile(protocol=url.scheme, endpoint=url.netloc, reqTimeout=settings.request_timeout_seconds,
+                               keepAlive=True)
+        client = CommonClient(SERVICE, VERSION, EnvCredential(), settings.cls_region, ClientProfile(httpProfile=http))
+        self._client = transport.use_for(client, transport.Connections(settings.request_timeout_seconds))
 
     def batches(self, records: Iterable[LogRecord]) -> Iterator[Sequence[LogRecord]]:
         """Uploads that respect CLS's per-request limits (usually one), made as they are consumed."""

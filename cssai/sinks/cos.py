@@ -12,13 +12,13 @@ import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import requests
 from qcloud_cos import CosConfig, CosS3Client
 from qcloud_cos.cos_exception import CosClientError, CosServiceError
 
 from cssai import credentials
 from cssai.settings import Settings
 from cssai.sinks import SinkError
+from cssai.sinks.transport import Connections, CosSession
 from cssai.writes import CopyObject, PutObject
 
 FORBID_OVERWRITE = "x-cos-forbid-overwrite"
@@ -40,12 +40,13 @@ class CosObjects:
         self._lock = threading.Lock()
         self._client: CosS3Client | None = None
         self._keys: credentials.Keys | None = None
+        self._connections = Connections(settings.request_timeout_seconds)  # kept across key rotations
 
     def _cos(self) -> CosS3Client:
         keys = credentials.current()
         with self._lock:
             if self._client is None or keys != self._keys:
-                self._client, self._keys = _client(self._settings, keys), keys
+                self._client, self._keys = _client(self._settings, keys, self._connections), keys
             return self._client
 
     def _full(self, key: str) -> str:
@@ -146,7 +147,7 @@ class CosObjects:
             marker = page.get("NextMarker") or page["Contents"][-1]["Key"]
 
 
-def _client(settings: Settings, keys: credentials.Keys) -> CosS3Client:
+def _client(settings: Settings, keys: credentials.Keys, connections: Connections) -> CosS3Client:
     options: dict[str, object] = {"Timeout": settings.request_timeout_seconds}
     if settings.cos_endpoint_url:
         url = urlsplit(settings.cos_endpoint_url)
@@ -163,19 +164,8 @@ def _client(settings: Settings, keys: credentials.Keys) -> CosS3Client:
         )
     except CosClientError as exc:
         raise SinkError(f"COS configuration refused: {exc}", transient=False) from None
-    return CosS3Client(config, retry=0, session=_session())  # the executor retries, within the event's deadline
-
-
-def _session() -> requests.Session:
-    """The SDK's ``session`` parameter: one without ``trust_env``.
-
-    requests otherwise re-reads the proxy environment twice per request (``getproxies_environment``,
-    ~24% of a request's CPU here); a function reaches COS directly, and COS_ENDPOINT_URL covers a
-    private endpoint. The SDK passes its own ``proxies`` per request (none unless configured).
-    """
-    session = requests.Session()
-    session.trust_env = False
-    return session
+    # The SDK's documented session parameter; the executor retries, within the event's deadline.
+    return CosS3Client(config, retry=0, session=CosSession(connections))
 
 
 def _service_error(op: str, key: str, exc: CosServiceError) -> SinkError:
