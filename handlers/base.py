@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import InitErrorDetails
 
 from cssai import keys
@@ -52,6 +61,16 @@ class Envelope(BaseModel):
     appid: int | None = Field(default=None, validation_alias=AliasChoices("appid", "appId"))
     t: int | None = None
     sign: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: object, info: ValidationInfo) -> object:
+        """``""`` where a number is expected (a time, a size, a code) means absent, as real traffic sends it."""
+        if isinstance(value, str) and not value.strip() and info.field_name in cls.model_fields:
+            annotation = cls.model_fields[info.field_name].annotation
+            if annotation is not str and str not in get_args(annotation):
+                return None
+        return value
 
     def extras(self) -> dict[str, Any]:
         """Fields the docs do not list, kept as sent (the signature fields left out)."""

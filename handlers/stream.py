@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, Field, TypeAdapter
 
 from cssai import keys
 from cssai.writes import LogRecord, Plan, record
@@ -79,11 +79,6 @@ class StreamEvent(Callback):
     set_id: int | None = None
     width: int | None = None
     height: int | None = None
-
-    @field_validator("push_duration", "errcode", "sub_errcode", "set_id", "width", "height", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
 
 def plan_session(body: dict, ctx: HandlerContext) -> Plan:
