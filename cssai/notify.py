@@ -36,22 +36,19 @@ from cssai.sinks import ObjectSink, SinkError
 from cssai.writes import LogRecord, PutObject
 
 SUBJECT_FIELD = {"quality_alert": "class", "keyword_hit": "word", "highlight": "", "moderation": "label",
-                 "quality_control": "class", "push_error": "type", "recording_error": "reason"}
-KINDS = tuple(SUBJECT_FIELD)
+                 "quality_control": "class", "push_error": "type", "recording_error": ""}  # see _subject
+MAX_LINES = 10
+RECORD_KINDS = ("quality_alert", "keyword_hit", "highlight")  # notified by their own kind, unmarked
 TITLES = {"quality_alert": "Quality alert: {subject} on {stream}", "keyword_hit": "Keyword hit: {subject} on {stream}",
           "highlight": "New highlight on {stream}", "moderation": "Moderation: {subject} on {stream}",
           "quality_control": "Quality control: {subject} on {stream}",
           "push_error": "Push error type {subject} on {stream}", "recording_error": "Recording error on {stream}"}
 
 
-RECORD_KINDS = ("quality_alert", "keyword_hit", "highlight")  # notified by their own kind, unmarked
-
-
 def alert_kind(rec: LogRecord) -> str:
     """The notification kind of a record: its ``alert`` mark, else its own kind for the first three; else ""."""
     kind = rec.fields.get("kind", "")
     return rec.fields.get("alert") or (kind if kind in RECORD_KINDS else "")
-MAX_LINES = 10
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 
 UNDEFINED = ("is the string 'undefined': a ${env:X} reference inside it was not set when serverless.yml was "
              "deployed; set it and deploy again")
+NOTIFY_KINDS = ("quality_alert", "keyword_hit", "highlight", "moderation", "quality_control", "push_error",
+                "recording_error")
 LIST_SETTINGS = ("css_callback_keys", "callback_url_tokens", "callback_allowed_cidrs", "media_copy_source_hosts",
                  "notify_kinds", "quality_alert_thresholds")
 
@@ -66,8 +68,7 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     notify_url: str = ""
     notify_format: str = "json"
-    notify_kinds: str = ("quality_alert,keyword_hit,highlight,moderation,quality_control,push_error,"
-                         "recording_error")
+    notify_kinds: str = ",".join(NOTIFY_KINDS)
     notify_window_seconds: int = Field(600, ge=0, le=86_400)  # 0: post every alert
     notify_timeout_seconds: float = Field(2.0, gt=0, le=19)
     notify_dingtalk_secret: str = ""
@@ -152,11 +153,9 @@ class Settings(BaseModel):
     @field_validator("notify_kinds")
     @classmethod
     def _notify_kinds(cls, value: str) -> str:
-        kinds = ("quality_alert", "keyword_hit", "highlight", "moderation", "quality_control", "push_error",
-                 "recording_error")
-        unknown = set(_split(value)) - set(kinds)
+        unknown = set(_split(value)) - set(NOTIFY_KINDS)
         if unknown:
-            raise ValueError(f"unknown kinds {sorted(unknown)}; use {', '.join(kinds)}")
+            raise ValueError(f"unknown kinds {sorted(unknown)}; use {', '.join(NOTIFY_KINDS)}")
         return value
 
     @field_validator("log_level")

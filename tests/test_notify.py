@@ -181,3 +181,9 @@ def test_notify_kinds_can_leave_a_family_out(hook: HookServer, invoke: Invoke, m
     assert invoke(_variant(343))["statusCode"] == 200
     assert invoke(_variant(321))["statusCode"] == 200
     assert [b["kind"] for _, b in hook.posts] == ["push_error", "push_error"]  # two types, one message each
+
+
+def test_every_notify_kind_has_a_subject_and_a_title() -> None:
+    from cssai import notify, settings
+
+    assert set(notify.SUBJECT_FIELD) == set(notify.TITLES) == set(settings.NOTIFY_KINDS)
