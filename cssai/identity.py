@@ -53,8 +53,7 @@ _SECONDS, _MILLIS = 1, 1000
 _TIME_FIELDS: dict[int, tuple[tuple[tuple[str | int, ...], int], ...]] = {
     100: ((("end_time",), _SECONDS),),  # a recording file has no event_time
     200: ((("create_time",), _SECONDS),),
-    315: ((("create_time",), _SECONDS), (("data", "asr_tmp_full_results", 0, "create_time"), _SECONDS),
-          (("event_time",), _SECONDS)),
+    315: ((("create_time",), _SECONDS), (("event_time",), _SECONDS)),
     317: ((("screenshotTime",), _SECONDS), (("sendTime",), _SECONDS)),
     321: ((("data_time",), _MILLIS),),
     338: ((("data", "subtitle_tmp_res", 0, "start_unix_time"), _SECONDS),),
