@@ -21,6 +21,10 @@ GARBAGE: dict[str, tuple[int, bytes, str]] = {
     "no_response": (200, b'{"RequestId": "x"}', "application/json"),
     "empty_response": (200, b'{"Response": {}}', "application/json"),
     "plain_other": (200, b'{"ok": true}', "text/plain"),
+    "refusal_with_charset": (200, b'{"Response": {"Error": {"Code": "FailedOperation.TopicClosed", '
+                                  b'"Message": "closed"}, "RequestId": "x"}}', "application/json; charset=utf-8"),
+    "transient_with_charset": (200, b'{"Response": {"Error": {"Code": "InternalError", "Message": "busy"}, '
+                                    b'"RequestId": "x"}}', "application/json; charset=utf-8"),
     "unknown_code": (200, b'{"Response": {"Error": {"Code": "FailedOperation.SomethingNew", "Message": "?"}, '
                           b'"RequestId": "x"}}', "application/json"),
 }

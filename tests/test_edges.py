@@ -137,7 +137,7 @@ def test_two_items_with_the_same_times_both_have_their_clip(invoke: Any, sink: P
 
 
 @pytest.mark.parametrize("garbage", ["html", "empty", "not_json", "no_response", "empty_response", "plain_other",
-                                     "unknown_code"])
+                                     "unknown_code", "transient_with_charset"])
 def test_an_unreadable_cls_answer_is_retried_not_dead_lettered(cloud: Cloud, invoke: Any, garbage: str) -> None:
     cloud.cls.inject("POST", ".", garbage, times=1)
     body = sample(345)
@@ -156,6 +156,13 @@ def test_cls_that_never_answers_properly_is_503_then_stored_on_redelivery(cloud:
     assert not any(k.startswith(("deadletter/", "markers/")) and ".claim-" not in k for k in cloud.objects())
     assert invoke(body)["statusCode"] == 200  # CSS's retry
     assert len(cloud.records()) == 3
+
+
+def test_a_documented_refusal_is_a_refusal_whatever_its_content_type(cloud: Cloud, invoke: Any) -> None:
+    cloud.cls.inject("POST", ".", "refusal_with_charset", times=1)
+    assert invoke(sample(345))["statusCode"] == 200
+    letters = [k for k in cloud.objects() if k.startswith("deadletter/cls/")]
+    assert len(letters) == 1 and cloud.records() == []  # kept as a dead letter, not retried into CLS
 
 
 # 3. Numbers at and beyond their limits: 200 or 422, the two sinks agree, nothing non-JSON stored ---------------

@@ -92,9 +92,22 @@ class ClsLogs:
         except _NOT_AN_ANSWER as exc:
             raise SinkError(f"CLS UploadLog: the answer is not an API response ({type(exc).__name__})",
                             transient=True) from None
+        error = _error_in(answer)
+        if error is not None:  # an error the SDK let through (its check reads only exact JSON content types)
+            raise classify(error)
         if not _accepted(answer):
             raise SinkError("CLS UploadLog: the answer is not an API response (no Response.RequestId)",
                             transient=True)
+
+
+def _error_in(answer: object) -> TencentCloudSDKException | None:
+    """``{"Response": {"Error": {"Code", "Message"}}}`` under a content type the SDK does not check
+    (``application/json; charset=utf-8``): the same error as the SDK would have raised."""
+    response = answer.get("Response") if isinstance(answer, dict) else None
+    error = response.get("Error") if isinstance(response, dict) else None
+    if not isinstance(error, dict):
+        return None
+    return TencentCloudSDKException(str(error.get("Code") or ""), str(error.get("Message") or ""))
 
 
 def _accepted(answer: object) -> bool:
