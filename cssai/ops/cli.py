@@ -379,7 +379,7 @@ def _real_date(value: str) -> bool:
 
 def _event_type(value: str) -> str:
     if not value.isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r} is not an event_type: use a number such as 344, 345, 347, 349")
+        raise argparse.ArgumentTypeError(f"{value!r} is not an event_type: use a number such as 1, 0, 100, 317 or 349")
     return value
 
 
@@ -428,7 +428,7 @@ _ALL_PARSERS: list[argparse.ArgumentParser] = []
 
 def parser() -> argparse.ArgumentParser:
     fmt = _Help
-    top = _Parser(prog="python index.py", description="CSS AI callback receiver: local and operator tools.",
+    top = _Parser(prog="python index.py", description="CSS callback receiver: local trials and the operator's tools.",
                   epilog="python index.py FILE.json ... is short for python index.py invoke FILE.json ...",
                   formatter_class=fmt)
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
