@@ -116,6 +116,13 @@ def filed(folder: str, stream_id: str, ctx: HandlerContext, name: str, doc: Any)
     return json_object(keys.join(folder, keys.segment(stream_id), ctx.date, name), doc)
 
 
+def as_list(value: object) -> object:
+    """A list field sent as one string (``"a,b"``) read as its comma-separated parts; anything else as sent."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 def seconds_ms(seconds: int | None) -> int:
     """A record time from unix seconds (0 when the event has none; writes.record clamps the rest)."""
     return 0 if seconds is None else seconds * 1000

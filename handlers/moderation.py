@@ -25,7 +25,8 @@ from handlers.base import LOOSE, Callback, Envelope, HandlerContext, TimeField, 
 
 ALERTING = frozenset({"block", "review"})
 IMAGE_LISTS = ("labelResults", "objectResults", "ocrResults", "libResults")
-AUDIO_LISTS = ("text_results", "moan_results", "language_results", "recognition_results", "speaker_results")
+AUDIO_LISTS = ("text_results", "moan_results")  # documented as lists of results; the other lists are kept as sent
+UNDOCUMENTED_LISTS = ("language_results", "recognition_results", "speaker_results")
 
 
 class Result(BaseModel):
@@ -145,7 +146,7 @@ def plan_image(body: dict, ctx: HandlerContext) -> Plan:
 
 def plan_audio(body: dict, ctx: HandlerContext) -> Plan:
     data = body.get("data")
-    event = AudioModeration.model_validate(_without(body, (*AUDIO_LISTS, "data")))
+    event = AudioModeration.model_validate(_without(body, (*AUDIO_LISTS, *UNDOCUMENTED_LISTS, "data")))
     hits, best = _hits(body, AUDIO_LISTS, "AudioModeration")
     if isinstance(data, dict) and "asr_tmp_full_results" in data:
         for _chunk in validated_chunks(_FRAGMENTS, data["asr_tmp_full_results"], ("data", "asr_tmp_full_results"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from cssai import keys
 from cssai.writes import Plan, record
@@ -144,6 +144,13 @@ class RecordingException(Callback):
     exception: RecordingExceptionDetail = Field(default_factory=RecordingExceptionDetail)
     domain: str | None = None
     path: str | None = None
+
+    @field_validator("exception", mode="before")
+    @classmethod
+    def _exception_as_text(cls, value: object) -> object:
+        """Accept the object as JSON inside a string too, as 100/332/314 send theirs."""
+        parsed = embedded_json(value)
+        return parsed if isinstance(parsed, dict) else value
 
 
 def plan_exception(body: dict, ctx: HandlerContext) -> Plan:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cssai.writes import Plan, record
-from handlers.base import Callback, HandlerContext, TimeField, filed, identified, seconds_ms
+from handlers.base import Callback, HandlerContext, TimeField, as_list, filed, identified, seconds_ms
 
 
 class SummaryEvent(Callback):
@@ -25,6 +25,11 @@ class SummaryEvent(Callback):
     summary: str = ""
     key_words: list[str] = Field(default_factory=list)
     key_points: list[Any] = Field(default_factory=list)
+
+    @field_validator("key_words", "key_points", mode="before")
+    @classmethod
+    def _one_string_is_a_list(cls, value: object) -> object:
+        return as_list(value)
 
 
 def plan(body: dict, ctx: HandlerContext) -> Plan:
