@@ -9,12 +9,13 @@ high-water mark of this process's own memory (``ru_maxrss`` would carry the pare
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,18 @@ def servers(latency: float = 0.0) -> tuple[subprocess.Popen[str], dict[str, str]
     return proc, json.loads(proc.stdout.readline())
 
 
+@contextlib.contextmanager
+def running_servers(latency: float = 0.0) -> Iterator[dict[str, str]]:
+    """The local COS and CLS servers in their own process for the block; their settings as the value."""
+    proc, env = servers(latency)
+    try:
+        yield env
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=10)
+
+
 def memory_size() -> int:
     """``memorySize`` from serverless.yml: what SCF gives the function."""
     text = (ROOT / "serverless.yml").read_text(encoding="utf-8")
@@ -112,8 +125,7 @@ def memory_size() -> int:
 def main(argv: list[str]) -> int:
     """python -m bench.memory [MEMORY_MB]: peak RSS per family at the largest body (default: serverless.yml's)."""
     memory_mb = int(argv[0]) if argv else memory_size()
-    proc, env = servers()
-    try:
+    with running_servers() as env:
         print(f"| family | body | content | status | wall | process before handling | peak RSS | of {memory_mb} MB |")
         print("|---|---|---|---|---|---|---|---|")
         for kind in BUILDERS:
@@ -122,10 +134,6 @@ def main(argv: list[str]) -> int:
             print(f"| {kind} | {r['body_bytes'] / 2**20:.2f} MiB | {r['items']} | {r['status']} | "
                   f"{r['seconds']:.2f} s | {r['base_kb'] / 1024:.0f} MB | {peak:.0f} MB | "
                   f"{100 * peak / memory_mb:.0f}% |")
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(timeout=10)
     return 0
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import KEY, ROOT, sample
-from bench.memory import servers as start_servers
+from bench.memory import running_servers
 from cssai.ops import events
 
 CPU_ROOT = Path("/sys/fs/cgroup/cpu")
@@ -155,15 +155,12 @@ def median(values: list[float]) -> str:
 
 def table(runs: int, rtt_ms: float) -> str:
     quota = Quota()
-    proc, server_env = start_servers(rtt_ms / 1000)
-    env = {**os.environ, **server_env, "CSS_CALLBACK_KEYS": KEY, "LOG_LEVEL": "WARNING"}
     try:
-        ours, floor, cold_cpu = cold(quota, env, runs, server_env["COS_ENDPOINT_URL"])
-        hot = warm(quota, env, runs * 3)
+        with running_servers(rtt_ms / 1000) as server_env:
+            env = {**os.environ, **server_env, "CSS_CALLBACK_KEYS": KEY, "LOG_LEVEL": "WARNING"}
+            ours, floor, cold_cpu = cold(quota, env, runs, server_env["COS_ENDPOINT_URL"])
+            hot = warm(quota, env, runs * 3)
     finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(timeout=10)
         quota.close()
     ratio = statistics.median(ours) / statistics.median(floor)
     lines = [f"Receiver at 0.2 of a core (cgroup v1 quota {QUOTA_US} µs / {PERIOD_US} µs), COS and CLS in another "

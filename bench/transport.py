@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bench.memory import servers as start_servers
+from bench.memory import running_servers
 
 
 def cpu_per_call(call: Callable[[], object], count: int) -> float:
@@ -70,9 +70,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rtt", type=float, default=0.0, help="ms each request waits at the server")
     parser.add_argument("--count", type=int, default=50, help="requests per run")
     args = parser.parse_args(argv)
-    proc, env = start_servers(args.rtt / 1000)
-    os.environ.update(env)
-    try:
+    with running_servers(args.rtt / 1000) as env:
+        os.environ.update(env)
         print(f"CPU of this process per request, µs, medians (min–max) of {args.runs} runs of {args.count}, "
               f"server latency {args.rtt:g} ms\n")
         print("| request | SDK's transport (requests) | cssai/sinks/transport.py | ratio |")
@@ -86,10 +85,6 @@ def main(argv: list[str]) -> int:
             t, o = statistics.median(theirs), statistics.median(ours)
             spread = f"({min(theirs):.0f}–{max(theirs):.0f})", f"({min(ours):.0f}–{max(ours):.0f})"
             print(f"| {name} | {t:.0f} {spread[0]} | {o:.0f} {spread[1]} | {o / t:.2f}× |")
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(timeout=10)
     return 0
 
 
