@@ -65,7 +65,7 @@ def segments(raw: object) -> Iterator[list[Segment]]:
 def plan(body: dict, ctx: HandlerContext) -> Plan:
     data = body.get("data")
     raw = data.get("subtitle_tmp_res", []) if isinstance(data, dict) else []
-    event = ErasingEvent.model_validate({**body, "data": _without_segments(data)} if "data" in body else body)
+    event = ErasingEvent.model_validate({**body, "data": without_segments(data)} if "data" in body else body)
     first: Segment | None = None
     words: list[str] = []
     cues: list[str] = ["WEBVTT", ""]
@@ -92,7 +92,8 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     return result
 
 
-def _without_segments(data: object) -> object:
+def without_segments(data: object) -> object:
+    """``data`` without its segment list (validated apart, in chunks)."""
     if isinstance(data, dict):
         return {k: v for k, v in data.items() if k != "subtitle_tmp_res"}
     return data

@@ -19,7 +19,7 @@ from pydantic import AliasChoices, BaseModel, Field, TypeAdapter
 from cssai import keys, text
 from cssai.writes import LogRecord, Plan, PutObject, json_object, record
 from handlers.base import LOOSE, Callback, HandlerContext, TimeField, validated_chunks
-from handlers.erasing import clock, cue_text
+from handlers.erasing import clock, cue_text, without_segments
 
 
 class LiveSegment(BaseModel):
@@ -57,9 +57,7 @@ def segments(raw: object) -> Iterator[list[LiveSegment]]:
 def plan(body: dict, ctx: HandlerContext) -> Plan:
     data = body.get("data")
     raw = data.get("subtitle_tmp_res", []) if isinstance(data, dict) else []
-    fields = {**body, "data": {k: v for k, v in data.items() if k != "subtitle_tmp_res"}} if isinstance(
-        data, dict) else body
-    event = SubtitleEvent.model_validate(fields)
+    event = SubtitleEvent.model_validate({**body, "data": without_segments(data)} if "data" in body else body)
     first: LiveSegment | None = None
     cues: list[str] = ["WEBVTT", ""]
     for chunk in segments(raw):

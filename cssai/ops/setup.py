@@ -26,24 +26,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cssai.ops.doctor import Check
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 INDEX_FILE = ROOT / "deploy" / "cls-index.json"
 DEFAULT_NAME = "css-callbacks"
 
 
-@dataclass
-class Step:
-    name: str
-    ok: bool
-    said: str
-    fix: str = ""
-    created: bool = False
+@dataclass(frozen=True)
+class Step(Check):
+    """A doctor-style line (✓/✗, and the fix), that also says whether it created something."""
 
-    def lines(self) -> list[str]:
-        lines = [f"{'✓' if self.ok else '✗'} {self.name}: {self.said}"]
-        if self.fix and not self.ok:
-            lines.append(f"    fix: {self.fix}")
-        return lines
+    created: bool = False
 
 
 @dataclass
