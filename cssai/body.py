@@ -9,6 +9,9 @@ Two limits are the parser's own, stated here so that everything downstream can r
   as infinity, which is not JSON. It is kept as its own text (a string), so the models refuse it where
   a number is expected (422, dead-lettered) and stored objects stay strict JSON. The archive keeps the
   body's bytes as received.
+- **Integers.** Any size is JSON; Python converts at most ``sys.get_int_max_str_digits()`` digits (4,300)
+  and raises beyond, because conversion is quadratic. A longer integer is kept as its own text, like a
+  double that overflows (a 422 where a number is expected), never a 400 for a valid body.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 MAX_DEPTH = 100
@@ -42,6 +46,16 @@ def finite_or_text(text: str) -> float | str:
     return value if math.isfinite(value) else text
 
 
+MAX_INT_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
+
+
+def int_or_text(text: str) -> int | str:
+    """A JSON integer as an int, or as its own text when Python will not convert that many digits."""
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else text
+
+
+_LONG_INT = re.compile(rb"[0-9]{%d}" % (MAX_INT_DIGITS + 1))
+
 # Only a literal with a 3-digit exponent or 309+ digits can overflow a double: bodies without one
 # (nearly all) keep the C parser's own float reading, which is several times faster.
 _MAY_OVERFLOW = re.compile(rb"[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
@@ -52,9 +66,11 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BodyError("body is not UTF-8") from exc
-    floats = finite_or_text if _MAY_OVERFLOW.search(raw) else None
+    floats, ints = (finite_or_text, int_or_text if _LONG_INT.search(raw) else None) if _MAY_OVERFLOW.search(raw) \
+        else (None, None)
     try:
-        value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys, parse_float=floats)
+        value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys, parse_float=floats,
+                           parse_int=ints)
     except BodyError:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge ints, deep nesting

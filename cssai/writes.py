@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -111,8 +112,37 @@ def record_time(time_ms: int, fields: dict[str, str]) -> int:
     return 0 if time_ms < 0 else MAX_RECORD_MS
 
 
-def record(time_ms: int, **fields: Any) -> LogRecord:
-    """A CLS record; None is dropped, lists are comma-joined, everything else becomes a string."""
+# CLS field names: no leading underscore (UploadLog limits, https://www.tencentcloud.com/document/product/614/
+# 78959) and, to be searchable by a key-value index, letters, digits and _ (index configuration,
+# https://www.tencentcloud.com/document/product/614/39594). The receiver's own names all fit; a body's
+# undocumented names are written as ``x_{name}`` with every other character made ``_``, so a body can
+# never write ``kind``, ``event_id``, the time or ``alert`` (nothing of the receiver's starts with ``x_``).
+EXTRA_PREFIX = "x_"
+MAX_KEY = 64
+CLS_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_NOT_KEY = re.compile(r"[^A-Za-z0-9_]")
+
+
+def extra_fields(extras: dict[str, Any] | None) -> dict[str, Any]:
+    """A body's undocumented scalar members as record fields ``x_{name}``; a name that cannot be made a valid
+    key, or that another extra already took, is left out of the record (the object keeps it as sent)."""
+    out: dict[str, Any] = {}
+    for name, value in (extras or {}).items():
+        if isinstance(value, (dict, list)) or value is None:
+            continue  # the event's object keeps structured members; a record holds flat values
+        key = EXTRA_PREFIX + _NOT_KEY.sub("_", name)
+        if len(key) <= MAX_KEY and key not in out:
+            out[key] = value
+    return out
+
+
+def record(time_ms: int, /, extras: dict[str, Any] | None = None, **fields: Any) -> LogRecord:
+    """A CLS record; None is dropped, lists are comma-joined, everything else becomes a string.
+
+    ``extras``: the body's undocumented members, added as ``x_{name}`` (``extra_fields``), never over a field.
+    """
+    if extras:
+        fields = {**extra_fields(extras), **fields}
     flat: dict[str, str] = {}
     for name, value in fields.items():
         kind = type(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar, get_args
 
 from pydantic import (
@@ -16,6 +17,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import InitErrorDetails
 
@@ -52,10 +54,43 @@ LOOSE = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True, co
 UNSIGNED = ("t", "sign")
 
 
-class Envelope(BaseModel):
-    """What every callback may carry besides its family's fields."""
+class Tolerant(BaseModel):
+    """The base of every model: a JSON ``null`` means absent (DESIGN.md, "Tolerant reading").
+
+    Services written in Go send a nil slice or map as ``null``. A member that is ``null`` where the model
+    has a default takes the default; a required member is declared ``X | None``, so ``null`` is stored as
+    "not sent" rather than refused. An undocumented member that is ``null`` is kept as sent.
+    """
 
     model_config = LOOSE
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: object) -> object:
+        if isinstance(data, dict) and None in data.values():
+            defaulted = _defaulted_names(cls)
+            return {k: v for k, v in data.items() if v is not None or k not in defaulted}
+        return data
+
+
+@cache
+def _defaulted_names(model: type[BaseModel]) -> frozenset[str]:
+    """The names (and aliases) of a model's fields that have a default."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        if info.is_required():
+            continue
+        names.add(name)
+        alias = info.validation_alias
+        if isinstance(alias, str):
+            names.add(alias)
+        elif isinstance(alias, AliasChoices):
+            names.update(a for a in alias.choices if isinstance(a, str))
+    return frozenset(names)
+
+
+class Envelope(Tolerant):
+    """What every callback may carry besides its family's fields."""
 
     event_type: int
     appid: int | None = Field(default=None, validation_alias=AliasChoices("appid", "appId"))
@@ -78,9 +113,9 @@ class Envelope(BaseModel):
 
 
 class Callback(Envelope):
-    """A callback about one stream: ``stream_id`` is required."""
+    """A callback about one stream: ``stream_id`` is required; ``null`` is taken as "not sent" (filed under ``%``)."""
 
-    stream_id: str = Field(min_length=1)
+    stream_id: str | None = Field(min_length=1)
 
 
 def embedded_json(value: object) -> object:
@@ -106,14 +141,27 @@ def _no_constant(name: str) -> None:
 
 
 def identified(model: Envelope, ctx: HandlerContext, stream_id: str | None, /, **fields: Any) -> dict[str, Any]:
-    """An event's object: its undocumented fields as sent, then its identity, then the family's fields."""
-    return {**model.extras(), "event_id": ctx.event_id, "event_type": model.event_type, "stream_id": stream_id,
-            **fields}
+    """An event's object: its identity, the family's fields, and its undocumented fields as sent under
+    ``extras``, where no name a body chooses can shadow one of the receiver's."""
+    return with_extras({"event_id": ctx.event_id, "event_type": model.event_type, "stream_id": stream_id, **fields},
+                       model.extras())
+
+
+def with_extras(doc: dict[str, Any], extras: dict[str, Any]) -> dict[str, Any]:
+    if extras:
+        doc["extras"] = extras
+    return doc
 
 
 def filed(folder: str, stream_id: str, ctx: HandlerContext, name: str, doc: Any) -> PutObject:
     """``{folder}/{stream}/{date}/{name}``: where a family files one object of an event."""
     return json_object(keys.join(folder, keys.segment(stream_id), ctx.date, name), doc)
+
+
+def members(body: dict, name: str) -> object:
+    """A list member of the body, kept as sent (validated apart, in chunks); absent or ``null``: empty."""
+    value = body.get(name)
+    return [] if value is None else value
 
 
 def as_list(value: object) -> object:
@@ -143,6 +191,8 @@ def validated_chunks(adapter: TypeAdapter[list[T]], raw: object, where: tuple[st
 
     Errors keep their place in the body (``frames.12345.score``), as one model's would.
     """
+    if raw is None:  # a null list is an absent one
+        return
     if not isinstance(raw, list):
         try:
             adapter.validate_python(raw)
@@ -150,8 +200,11 @@ def validated_chunks(adapter: TypeAdapter[list[T]], raw: object, where: tuple[st
             raise _moved(exc, where, 0, title) from None
         return
     for start in range(0, len(raw), chunk):
+        part = raw[start:start + chunk]
+        if None in part:  # a null entry is an absent one (tolerant reading)
+            part = [entry for entry in part if entry is not None]
         try:
-            yield adapter.validate_python(raw[start:start + chunk])
+            yield adapter.validate_python(part)
         except ValidationError as exc:
             raise _moved(exc, where, start, title) from None
 

@@ -10,24 +10,24 @@ import re
 from collections.abc import Iterator
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import ConfigDict, Field, TypeAdapter, field_validator
 
 from cssai import keys, text
 from cssai.writes import LogRecord, Plan, PutObject, json_object, record
-from handlers.base import Callback, HandlerContext, TimeField, validated_chunks
+from handlers.base import Callback, HandlerContext, TimeField, Tolerant, members, validated_chunks, with_extras
 
 _LOOSE = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
-class Keyword(BaseModel):
+class Keyword(Tolerant):
     model_config = _LOOSE
 
-    word: str
+    word: str | None
     begin_time: int | None = TimeField(default=None, description="audio pts, ms")
     end_time: int | None = TimeField(default=None, description="audio pts, ms")
 
 
-class Segment(BaseModel):
+class Segment(Tolerant):
     model_config = _LOOSE
 
     src_txt: str = ""
@@ -38,7 +38,7 @@ class Segment(BaseModel):
     keywords_info: list[Keyword] = Field(default_factory=list)
 
 
-class ErasingData(BaseModel):
+class ErasingData(Tolerant):
     model_config = _LOOSE
     # subtitle_tmp_res: list[Segment], validated apart in chunks (segments()) to bound memory
 
@@ -64,7 +64,7 @@ def segments(raw: object) -> Iterator[list[Segment]]:
 
 def plan(body: dict, ctx: HandlerContext) -> Plan:
     data = body.get("data")
-    raw = data.get("subtitle_tmp_res", []) if isinstance(data, dict) else []
+    raw = members(data, "subtitle_tmp_res") if isinstance(data, dict) else []
     event = ErasingEvent.model_validate({**body, "data": without_segments(data)} if "data" in body else body)
     first: Segment | None = None
     words: list[str] = []
@@ -76,7 +76,7 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     stream = keys.segment(event.stream_id)
     stem = f"{keys.segment(event.task_id)}-{first.start_pts if first else 0}-{ctx.short_id}"
     base = keys.join("transcripts", stream, ctx.date, stem)
-    transcript = {
+    transcript = with_extras({
         "event_id": ctx.event_id,
         "event_type": event.event_type,
         "appid": event.appid,
@@ -85,7 +85,7 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
         "task_id": event.task_id,
         "segments": raw,  # validated above; kept as sent, not copied
         "keyword_hits": words,
-    }
+    }, event.extras())
     vtt = PutObject(key=f"{base}.vtt", body=text.utf8("\n".join(cues)), content_type="text/vtt; charset=utf-8")
     result = Plan(objects=[json_object(f"{base}.json", transcript), vtt])
     result.streams.append(SegmentRecords(raw, {"stream_id": event.stream_id, "task_id": event.task_id}))

@@ -15,21 +15,28 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from cssai import keys
 from cssai.media import cos_source
 from cssai.writes import CopyObject, LogRecord, Plan, json_object, record
-from handlers.base import Callback, HandlerContext, TimeField, validated_chunks
+from handlers.base import (
+    Callback,
+    HandlerContext,
+    TimeField,
+    Tolerant,
+    members,
+    seconds_ms,
+    validated_chunks,
+    with_extras,
+)
 
 MAX_CLIP_OBJECTS = 50  # with media copy: at most 50 clips + 100 copies + the archive, per event
 
 
-class Item(BaseModel):
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-
-    begin_time: int = TimeField(description="unix seconds")
-    end_time: int = TimeField(description="unix seconds")
+class Item(Tolerant):
+    begin_time: int | None = TimeField(description="unix seconds")
+    end_time: int | None = TimeField(description="unix seconds")
     title: str = ""
     summary: str = ""
     video_store_url: str = ""
@@ -51,7 +58,8 @@ def items(raw: object) -> Iterator[list[Item]]:
     return validated_chunks(_ITEMS, raw, ("items",), "HighlightEvent")
 
 
-def clip_stems(stream_id: str, date: str, spans: Iterable[tuple[int, int]], short_id: str) -> list[str]:
+def clip_stems(stream_id: str | None, date: str, spans: Iterable[tuple[int | None, int | None]],
+               short_id: str) -> list[str]:
     """``highlights/{stream}/{date}/{begin}-{end}-{id16}[-n]`` for each item, in order: where its clip lands.
 
     A span seen before in the same event gets ``-2``, ``-3``…: distinct items never share a key, and the
@@ -62,24 +70,29 @@ def clip_stems(stream_id: str, date: str, spans: Iterable[tuple[int, int]], shor
     for begin, end in spans:
         seen[begin, end] += 1
         repeat = seen[begin, end]
-        name = f"{begin}-{end}-{short_id}" + (f"-{repeat}" if repeat > 1 else "")
+        name = f"{_time(begin)}-{_time(end)}-{short_id}" + (f"-{repeat}" if repeat > 1 else "")
         stems.append(keys.join("highlights", keys.segment(stream_id), date, name))
     return stems
 
 
+def _time(value: int | None) -> str:
+    """A time in a key; ``%`` (as ``keys.segment`` writes an empty value) when it was sent as null."""
+    return keys.EMPTY if value is None else str(value)
+
+
 def plan(body: dict, ctx: HandlerContext) -> Plan:
-    raw = body.get("items", [])
+    raw = members(body, "items")
     event = HighlightEvent.model_validate({k: v for k, v in body.items() if k != "items"})
     stream = keys.segment(event.stream_id)
-    envelope = {"event_id": ctx.event_id, "event_type": event.event_type, "appid": event.appid,
-                "domain": event.domain, "path": event.path, "stream_id": event.stream_id}
+    envelope = with_extras({"event_id": ctx.event_id, "event_type": event.event_type, "appid": event.appid,
+                            "domain": event.domain, "path": event.path, "stream_id": event.stream_id}, event.extras())
     one_each = isinstance(raw, list) and len(raw) <= MAX_CLIP_OBJECTS
     result = Plan()
     if one_each:
         validated = [item for chunk in items(raw) for item in chunk]  # at most MAX_CLIP_OBJECTS
         spans = [(item.begin_time, item.end_time) for item in validated]
         for item, stem in zip(validated, clip_stems(event.stream_id, ctx.date, spans, ctx.short_id), strict=True):
-            result.objects.append(json_object(f"{stem}.json", {**envelope, **item.model_dump()}))
+            result.objects.append(json_object(f"{stem}.json", clip(envelope, item)))
             if ctx.media_hosts:
                 result.copies.extend(_media_copies(item, stem, ctx.media_hosts))
     else:  # many clips: one object holds them all, as sent
@@ -89,6 +102,15 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
         result.objects.append(json_object(key, {**envelope, "count": len(raw), "items": raw}))
     result.streams.append(HighlightRecords(raw, event))
     return result
+
+
+def clip(envelope: dict, item: Item) -> dict:
+    """A clip object: the event's identity and the item's fields; the item's undocumented members under
+    ``item_extras``, so that an item carrying its own ``event_id`` or ``stream_id`` cannot replace the event's."""
+    doc = {**envelope, **{name: getattr(item, name) for name in Item.model_fields}}
+    if item.model_extra:
+        doc["item_extras"] = item.model_extra
+    return doc
 
 
 class HighlightRecords:
@@ -105,7 +127,7 @@ class HighlightRecords:
         event = self.event
         for item in (item for chunk in items(self.raw) for item in chunk):
             yield record(
-                item.begin_time * 1000,
+                seconds_ms(item.begin_time),
                 kind="highlight",
                 stream_id=event.stream_id,
                 domain=event.domain,

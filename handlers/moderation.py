@@ -17,11 +17,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, TypeAdapter, model_validator
+from pydantic import AliasChoices, Field, TypeAdapter, model_validator
 
 from cssai import keys
 from cssai.writes import Plan, record
-from handlers.base import LOOSE, Callback, Envelope, HandlerContext, TimeField, filed, seconds_ms, validated_chunks
+from handlers.base import (
+    LOOSE,
+    Callback,
+    Envelope,
+    HandlerContext,
+    TimeField,
+    Tolerant,
+    filed,
+    seconds_ms,
+    validated_chunks,
+    with_extras,
+)
 
 ALERTING = frozenset({"block", "review"})
 IMAGE_LISTS = ("labelResults", "objectResults", "ocrResults", "libResults")
@@ -29,7 +40,7 @@ AUDIO_LISTS = ("text_results", "moan_results")  # documented as lists of results
 UNDOCUMENTED_LISTS = ("language_results", "recognition_results", "speaker_results")
 
 
-class Result(BaseModel):
+class Result(Tolerant):
     """One entry of a result list. The docs' tables say ``label``; the samples say ``Label``: both kept."""
 
     model_config = LOOSE
@@ -103,6 +114,12 @@ def _without(body: dict, names: tuple[str, ...]) -> dict:
     return {k: v for k, v in body.items() if k not in names}
 
 
+def _documented(body: dict, event: Envelope) -> dict:
+    """The body's documented members as sent (the undocumented go under ``extras``; t/sign left out)."""
+    undocumented = event.model_extra or {}
+    return {k: v for k, v in body.items() if k not in undocumented and k not in ("t", "sign")}
+
+
 def _hits(body: dict, names: tuple[str, ...], title: str) -> tuple[int, float | None]:
     """Validate each result list a chunk at a time: (entries that hit, the highest score among them)."""
     hits, best = 0, None
@@ -129,14 +146,14 @@ def plan_image(body: dict, ctx: HandlerContext) -> Plan:
     hits, best = _hits(body, IMAGE_LISTS, "ImageModeration")
     score = _top(event.score if event.score is not None else event.socre)
     score = score if score is not None else best
-    doc: dict[str, Any] = {
-        **_without(body, ("t", "sign")),  # as sent, result lists included (validated above, not copied)
+    doc: dict[str, Any] = with_extras({
+        **_documented(body, event),  # as sent, result lists included (validated above, not copied)
         "event_id": ctx.event_id, "stream_id": event.stream, "media": "image", "top_score": score,
         "hits": hits,
-    }
+    }, event.extras())
     name = f"image-{ctx.seconds or 0}-{ctx.short_id}.json"
     return _planned(doc, name, ctx, event.stream, record(
-        seconds_ms(ctx.seconds),
+        seconds_ms(ctx.seconds), extras=event.extras(),
         kind="moderation", media="image", alert=_alert(event.suggestion), stream_id=event.stream,
         suggestion=event.suggestion, label=event.label, sub_label=event.sub_label, score=score, hits=hits,
         img=event.img, app=event.app, appname=event.appname,
@@ -153,20 +170,21 @@ def plan_audio(body: dict, ctx: HandlerContext) -> Plan:
                                        "AudioModeration"):
             pass  # validated a chunk at a time; kept as sent
     score = event.Score if event.Score is not None else best
-    doc: dict[str, Any] = {
-        **_without(body, ("t", "sign")),
+    doc: dict[str, Any] = with_extras({
+        **_documented(body, event),
         "event_id": ctx.event_id, "stream_id": event.stream_id, "media": "audio", "top_score": score, "hits": hits,
-    }
+    }, event.extras())
     name = f"audio-{ctx.seconds or 0}-{keys.segment(event.seq)}-{ctx.short_id}.json"
     return _planned(doc, name, ctx, event.stream_id, record(
-        seconds_ms(ctx.seconds), kind="moderation", media="audio", alert=_alert(event.suggestion),
+        seconds_ms(ctx.seconds), extras=event.extras(), kind="moderation", media="audio",
+        alert=_alert(event.suggestion),
         stream_id=event.stream_id, suggestion=event.suggestion, label=event.label, sub_label=event.sub_label,
         score=score, hits=hits, hit_flag=event.HitFlag, asr_text=event.asr_text, task_id=event.task_id,
         seq=event.seq, domain=event.domain, path=event.path,
     ))
 
 
-class Fragment(BaseModel):
+class Fragment(Tolerant):
     """An entry of 315's ``data.asr_tmp_full_results``: an audio fragment and its text."""
 
     model_config = LOOSE

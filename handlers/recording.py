@@ -15,11 +15,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from cssai import keys
 from cssai.writes import Plan, record
-from handlers.base import LOOSE, Callback, HandlerContext, TimeField, embedded_json, filed, identified, seconds_ms
+from handlers.base import (
+    LOOSE,
+    Callback,
+    HandlerContext,
+    TimeField,
+    Tolerant,
+    embedded_json,
+    filed,
+    identified,
+    seconds_ms,
+)
 
 RECORD_FAILURES = frozenset({"record_start_failed", "record_error"})
 RECORD_EVENTS = ("record_start_succeeded", "record_start_failed", "record_paused", "record_resumed",
@@ -80,7 +90,8 @@ def plan_file(body: dict, ctx: HandlerContext) -> Plan:
     plan = Plan(objects=[filed("recordings", event.stream_id, ctx, name, doc)])
     ext = doc["callback_ext"] if isinstance(doc["callback_ext"], dict) else {}
     plan.records.append(record(
-        seconds_ms(ctx.seconds), kind="recording_file", stream_id=event.stream_id, file_id=event.file_id,
+        seconds_ms(ctx.seconds), extras=event.extras(),
+        kind="recording_file", stream_id=event.stream_id, file_id=event.file_id,
         record_file_id=event.record_file_id, file_format=event.file_format, task_id=event.task_id,
         start_time=event.start_time, end_time=event.end_time, duration=event.duration, file_size=event.file_size,
         video_url=event.video_url, session_id=_text(ext.get("session_id")), video_codec=_text(ext.get("video_codec")),
@@ -117,7 +128,8 @@ def plan_status(body: dict, ctx: HandlerContext) -> Plan:
     detail_fields = detail if isinstance(detail, dict) else {}
     file_format = detail_fields.get("file_format")
     plan.records.append(record(
-        seconds_ms(ctx.seconds), kind="recording_status", alert="recording_error" if failed else None,
+        seconds_ms(ctx.seconds), extras=event.extras(),
+        kind="recording_status", alert="recording_error" if failed else None,
         stream_id=event.stream_id, record_event=event.record_event, session_id=event.session_id, seq=event.seq,
         task_id=event.task_id, domain=event.domain, appname=event.appname,
         file_format=FILE_FORMATS.get(file_format, _text(file_format)) if file_format is not None else None,
@@ -125,7 +137,7 @@ def plan_status(body: dict, ctx: HandlerContext) -> Plan:
     return plan
 
 
-class RecordingExceptionDetail(BaseModel):
+class RecordingExceptionDetail(Tolerant):
     model_config = LOOSE
 
     type: int | None = None
@@ -166,7 +178,8 @@ def plan_exception(body: dict, ctx: HandlerContext) -> Plan:
     if error:
         plan.objects.append(filed("alerts/recording", event.stream_id, ctx, name, doc))
     plan.records.append(record(
-        seconds_ms(ctx.seconds), kind="recording_exception", alert="recording_error" if error else None,
+        seconds_ms(ctx.seconds), extras=event.extras(),
+        kind="recording_exception", alert="recording_error" if error else None,
         stream_id=event.stream_id, session_id=event.session_id, file_format=event.file_format,
         exception_level=event.exception_level, exception_type=event.exception.type,
         exception_meaning=meaning, occurs=event.exception.occurs, desc=event.exception.desc,

@@ -53,7 +53,8 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     result = Plan(objects=[json_object(keys.join("relay", task, ctx.date, name), doc)])
     details = msg if isinstance(msg, dict) else {}
     result.records.append(record(
-        seconds_ms(ctx.seconds), kind="relay_event", stream_id=event.stream_id or "",
+        seconds_ms(ctx.seconds), extras=event.extras(),
+        kind="relay_event", stream_id=event.stream_id or "",
         task_id=event.task_id, callback_event=event.callback_event, to_url=event.to_url,
         source_urls=sources if isinstance(sources, list) and all(isinstance(s, str) for s in sources)
         else None if sources is None else str(sources),

@@ -38,7 +38,8 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     name = f"{event.create_time or 0}-{ctx.short_id}.json"
     result = Plan(objects=[filed("snapshots", event.stream_id, ctx, name, doc)])
     result.records.append(record(
-        seconds_ms(ctx.seconds), kind="snapshot", stream_id=event.stream_id, pic_url=event.pic_url,
+        seconds_ms(ctx.seconds), extras=event.extras(),
+        kind="snapshot", stream_id=event.stream_id, pic_url=event.pic_url,
         pic_full_url=event.pic_full_url, file_size=event.file_size, width=event.width, height=event.height,
         task_id=event.task_id, app=event.app, appname=event.appname,
     ))

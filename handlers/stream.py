@@ -16,11 +16,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from cssai import keys
 from cssai.writes import LogRecord, Plan, record
-from handlers.base import LOOSE, Callback, HandlerContext, TimeField, filed, identified, seconds_ms, validated_chunks
+from handlers.base import (
+    LOOSE,
+    Callback,
+    HandlerContext,
+    TimeField,
+    Tolerant,
+    filed,
+    identified,
+    members,
+    seconds_ms,
+    validated_chunks,
+)
 
 # errcode -> (reason, what it means), from the stop-reason table (267/31083); 18 and 21 need sub_errcode.
 STOP_REASONS: dict[int, tuple[str, str]] = {
@@ -96,7 +107,8 @@ def plan_session(body: dict, ctx: HandlerContext) -> Plan:
     name = f"{event.event_time or 0}-{keys.segment(event.sequence)}-{doc['event']}-{ctx.short_id}.json"
     plan = Plan(objects=[filed("streams", event.stream_id, ctx, name, doc)])
     flat = {k: v for k, v in doc.items() if k not in ("event_id", "event_type", "event") and _flat(v)}
-    plan.records.append(record(seconds_ms(ctx.seconds), kind="stream_start" if start else "stream_end", **flat))
+    plan.records.append(record(seconds_ms(ctx.seconds), extras=event.extras(),
+                               kind="stream_start" if start else "stream_end", **flat))
     return plan
 
 
@@ -104,7 +116,7 @@ def _flat(value: object) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-class AbnormalEvent(BaseModel):
+class AbnormalEvent(Tolerant):
     """One kind of push error in a report interval; ``detail`` lists each occurrence (``occur_time`` in ms)."""
 
     model_config = LOOSE
@@ -141,7 +153,7 @@ def entries(raw: object) -> Iterator[list[AbnormalEvent]]:
 
 
 def plan_push_error(body: dict, ctx: HandlerContext) -> Plan:
-    raw = body.get("abnormal_event", [])
+    raw = members(body, "abnormal_event")
     event = PushErrorEvent.model_validate({k: v for k, v in body.items() if k != "abnormal_event"})
     counts: dict[str, int] = {}
     for chunk in entries(raw):  # validates every entry once; keeps only the count per type

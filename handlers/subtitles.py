@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, TypeAdapter
+from pydantic import AliasChoices, Field, TypeAdapter
 
 from cssai import keys, text
 from cssai.writes import LogRecord, Plan, PutObject, json_object, record
-from handlers.base import LOOSE, Callback, HandlerContext, TimeField, validated_chunks
+from handlers.base import LOOSE, Callback, HandlerContext, TimeField, Tolerant, members, validated_chunks, with_extras
 from handlers.erasing import clock, cue_text, without_segments
 
 
-class LiveSegment(BaseModel):
+class LiveSegment(Tolerant):
     model_config = LOOSE
 
     src_txt: str = ""
@@ -34,7 +34,7 @@ class LiveSegment(BaseModel):
     steady_state: bool | None = Field(default=None, validation_alias=AliasChoices("steady_state", "stead_state"))
 
 
-class SubtitleData(BaseModel):
+class SubtitleData(Tolerant):
     model_config = LOOSE
     # subtitle_tmp_res: list[LiveSegment], validated apart in chunks (segments()) to bound memory
 
@@ -56,7 +56,7 @@ def segments(raw: object) -> Iterator[list[LiveSegment]]:
 
 def plan(body: dict, ctx: HandlerContext) -> Plan:
     data = body.get("data")
-    raw = data.get("subtitle_tmp_res", []) if isinstance(data, dict) else []
+    raw = members(data, "subtitle_tmp_res") if isinstance(data, dict) else []
     event = SubtitleEvent.model_validate({**body, "data": without_segments(data)} if "data" in body else body)
     first: LiveSegment | None = None
     cues: list[str] = ["WEBVTT", ""]
@@ -65,12 +65,11 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
         cues.extend(_cues(chunk))
     stem = f"live-{keys.segment(event.task_id)}-{first.start_pts if first and first.start_pts else 0}-{ctx.short_id}"
     base = keys.join("transcripts", keys.segment(event.stream_id), ctx.date, stem)
-    transcript = {
-        **event.extras(),
+    transcript = with_extras({
         "event_id": ctx.event_id, "event_type": event.event_type, "appid": event.appid,
         "stream_id": event.stream_id, "channel_id": event.channel_id, "task_id": event.task_id,
         "segments": raw,  # validated above; kept as sent, not copied
-    }
+    }, event.extras())
     vtt = PutObject(key=f"{base}.vtt", body=text.utf8("\n".join(cues)), content_type="text/vtt; charset=utf-8")
     result = Plan(objects=[json_object(f"{base}.json", transcript), vtt])
     result.streams.append(LiveSubtitleRecords(raw if isinstance(raw, list) else [], event))

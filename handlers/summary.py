@@ -40,7 +40,8 @@ def plan(body: dict, ctx: HandlerContext) -> Plan:
     name = f"{event.begin_time or 0}-{event.end_time or 0}-{ctx.short_id}.json"
     result = Plan(objects=[filed("summaries", event.stream_id, ctx, name, doc)])
     result.records.append(record(
-        seconds_ms(ctx.seconds), kind="live_summary", stream_id=event.stream_id, domain=event.domain,
+        seconds_ms(ctx.seconds), extras=event.extras(),
+        kind="live_summary", stream_id=event.stream_id, domain=event.domain,
         path=event.path, begin_time=event.begin_time, end_time=event.end_time, title=event.title,
         summary=event.summary, key_words=event.key_words,
         key_points=" | ".join(p if isinstance(p, str) else json.dumps(p, ensure_ascii=False) for p in event.key_points),
