@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build ./build (or $1): the code plus requirements.txt installed for SCF (Linux x86_64, CPython 3.10).
+# Build ./build (or $1): the code plus the lock requirements.txt installed for SCF (Linux x86_64, CPython 3.10).
 # Binary wheels for that platform only, so compiled packages (pydantic-core, protobuf) match the cloud.
 # crcmod (needed by cos-python-sdk-v5) ships only as source: we turn it into a pure-Python wheel
 # (it falls back to its pure-Python CRC when its C extension is absent).
@@ -64,7 +64,11 @@ python3 -m venv "$tmp/venv"
 export PYTHONNOUSERSITE=1
 pip=("$tmp/venv/bin/python" -m pip --disable-pip-version-check --quiet)
 "${pip[@]}" install wheel
-"${pip[@]}" wheel --no-deps --wheel-dir "$tmp/src" crcmod
+# requirements.txt is the lock (exact versions, sha256 of every file): what CI tested is what ships.
+# crcmod's block is split off: its source, checked against the lock's hash, becomes the local wheel below.
+awk '/^crcmod==/{skip=1; print > "'"$tmp"'/crcmod.txt"; next} skip && /^[[:space:]]/{print > "'"$tmp"'/crcmod.txt"; next}
+     {skip=0; print}' requirements.txt > "$tmp/ship.txt"
+"${pip[@]}" wheel --no-deps --require-hashes --wheel-dir "$tmp/src" -r "$tmp/crcmod.txt"
 "$tmp/venv/bin/python" -m wheel unpack --dest "$tmp/unpacked" "$tmp"/src/crcmod-*.whl
 find "$tmp/unpacked" -name "*.so" -delete
 sed -i -e 's/^Tag: .*/Tag: py3-none-any/' -e 's/^Root-Is-Purelib: .*/Root-Is-Purelib: true/' \
@@ -73,8 +77,9 @@ mkdir -p "$tmp/wheels"
 "$tmp/venv/bin/python" -m wheel pack --dest-dir "$tmp/wheels" "$tmp"/unpacked/crcmod-*
 rm -rf "$out"
 mkdir -p "$out"
-"${pip[@]}" install --target "$out" --find-links "$tmp/wheels" --platform manylinux2014_x86_64 \
-  --implementation cp --python-version 3.10 --only-binary=:all: -r requirements.txt
+"${pip[@]}" install --target "$out" --require-hashes --no-deps --platform manylinux2014_x86_64 \
+  --implementation cp --python-version 3.10 --only-binary=:all: -r "$tmp/ship.txt"
+"${pip[@]}" install --target "$out" --no-deps --no-index "$tmp"/wheels/crcmod-*.whl
 cp -r index.py scf_bootstrap cssai handlers "$out"/
 find "$out" -name "__pycache__" -type d -prune -exec rm -rf {} +
 rm -rf "$out"/bin
