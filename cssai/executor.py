@@ -20,7 +20,8 @@ write. The claim that gives it:
 - **Short, renewed leases.** A holder renews ``until`` every ``RENEW_SECONDS`` while it stores;
   a claim not renewed for ``LEASE_SECONDS`` belongs to a dead delivery (SCF kills containers) and
   is taken over within seconds. A holder whose own renewals stopped landing stops before CLS or
-  the marker (its lease may have passed), so two live deliveries never both upload.
+  the marker (its lease may have passed), so two live deliveries never both upload; a renewal that
+  lands only after the lease lapsed does not revive it (the next generation may exist by then).
 - **Waiting, not refusing.** A redelivery that meets a live claim polls the marker and the claim
   within its own deadline: the marker appears (a duplicate: answer as the holder did) or the claim
   expires or is released (take over). Only a holder still alive at the deadline gets a 503.
@@ -129,11 +130,22 @@ class _Lease:
         self.valid_until = valid_until
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.lost = False
 
     def renew(self) -> None:
+        """Extend the lease, but only by a renewal that landed while the lease still held.
+
+        A renewal that lands after ``valid_until`` (less the skew) may land after another delivery saw the
+        claim lapse and took generation g+1: it proves nothing, and the lease stays lost for good.
+        """
+        if self.lost:
+            return
         sent = time.time()
         self.objects.put(PutObject(self.key, _Claim(self.owner, sent + LEASE_SECONDS).body()), self.event_id,
                          if_absent=False)
+        if time.time() >= self.valid_until - CLOCK_SKEW_SECONDS:
+            self.lost = True
+            return
         self.valid_until = max(self.valid_until, sent + LEASE_SECONDS)
 
     def renew_if_due(self) -> None:
@@ -145,7 +157,8 @@ class _Lease:
         """Raise unless no other delivery can have taken the claim over."""
         if self._thread is None:  # inline: renew here, between steps
             self.renew_if_due()
-        if time.time() >= self.valid_until - CLOCK_SKEW_SECONDS:
+        if self.lost or time.time() >= self.valid_until - CLOCK_SKEW_SECONDS:
+            self.lost = True
             raise LeaseLostError("our claim's lease could not be renewed in time; not writing CLS or the marker")
 
     def start(self) -> None:
@@ -153,7 +166,7 @@ class _Lease:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(RENEW_SECONDS):
+        while not self._stop.wait(RENEW_SECONDS) and not self.lost:
             try:
                 self.renew()
             except Exception:  # noqa: S112 - the next tick tries again; check() guards the writes
