@@ -21,7 +21,10 @@ class StoredObject:
 
 
 def _xml_error(code: str, message: str) -> bytes:
-    return f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fake</RequestId></Error>".encode()
+    """COS's error document: Code, Message, Resource, RequestId, TraceId (the SDK reads the code only when all
+    of the first four are there)."""
+    return (f"<Error><Code>{code}</Code><Message>{message}</Message><Resource>fake.cos</Resource>"
+            f"<RequestId>fake</RequestId><TraceId>fake</TraceId></Error>").encode()
 
 
 class CosHandler(FaultyHandler):

@@ -147,7 +147,10 @@ class FaultyHandler(BaseHTTPRequestHandler):
             status, body, content_type = GARBAGE[fault.kind]
             self.answer(status, body, content_type)
             return True
-        self.answer(int(fault.kind), b"<Error><Code>InternalError</Code></Error>", "application/xml")
+        status, _, code = fault.kind.partition("/")  # "409/OperationAborted": that status with that error code
+        error = (f"<Error><Code>{code or 'InternalError'}</Code><Message>fault</Message><Resource>fake</Resource>"
+                 "<RequestId>fake</RequestId><TraceId>fake</TraceId></Error>")
+        self.answer(int(status), error.encode(), "application/xml")
         return True
 
     target = ""

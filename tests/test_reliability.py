@@ -10,7 +10,7 @@ import pytest
 
 import index
 from cssai import runtime
-from cssai.executor import refused_key
+from cssai.executor import marker_key, refused_key
 from cssai.identity import event_id
 from cssai.ops import events
 from handlers.highlight import MAX_CLIP_OBJECTS
@@ -145,3 +145,39 @@ def test_cls_credentials_failure_is_503_not_retried(cloud: Cloud, invoke: Invoke
     assert answer["statusCode"] == 503 and answer_body(answer)["code"] == 503
     assert "AuthFailure.SignatureFailure" in capsys.readouterr().out
     assert len(cloud.cls.log) == 1
+
+
+@pytest.mark.parametrize("code", ["InvalidParameter.SomethingNew", "InvalidParameterValue.Other", "MissingParameter",
+                                  "UnsupportedOperation.New", "ResourceNotFound.TopicNotExist",
+                                  "OperationDenied.AccountIsolate"])
+def test_a_refusal_of_a_documented_family_is_dead_lettered_not_retried_forever(cloud: Cloud, invoke: Invoke,
+                                                                               code: str) -> None:
+    cloud.cls.refuse[cloud.cls_topic] = code
+    body = sample(345)
+    assert invoke(body)["statusCode"] == 200
+    assert len(cloud.cls.log) == 1
+    assert code in json.loads(cloud.objects()[refused_key("2025-07-10", event_id(body), 0)])["error"]
+
+
+@pytest.mark.parametrize("code", ["InternalError.ServerBusy", "RequestLimitExceeded", "FailedOperation.Timeout",
+                                  "ResourceUnavailable", "FailedOperation.SomethingNew", "InvalidParameterish"])
+def test_anything_else_cls_says_is_retried_then_503(cloud: Cloud, invoke: Invoke, code: str) -> None:
+    cloud.cls.refuse[cloud.cls_topic] = code
+    cloud.configure(WRITE_ATTEMPTS="2")
+    assert invoke(sample(345))["statusCode"] == 503
+    assert len(cloud.cls.log) == 2 and not [k for k in cloud.objects() if k.startswith("deadletter/")]
+
+
+@pytest.mark.parametrize("code", ["OperationAborted", "PathConflict"])
+@pytest.mark.parametrize("target", ["events/", "highlights/"])
+def test_only_file_already_exists_means_exists(cloud: Cloud, invoke: Invoke, code: str, target: str) -> None:
+    """Any other 409 on a create-if-absent put is a failed write: never a 200 with the object missing."""
+    cloud.configure(WRITE_ATTEMPTS="1")
+    cloud.cos.inject("PUT", target, f"409/{code}")
+    body = sample(349)
+    first = invoke(body)
+    assert first["statusCode"] == 503
+    assert marker_key(event_id(body)) not in cloud.objects()
+    assert invoke(body)["statusCode"] == 200  # CSS retries: now stored whole
+    stored = cloud.objects()
+    assert any(k.startswith("events/349/") for k in stored) and clip_key(body) in stored

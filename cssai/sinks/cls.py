@@ -14,9 +14,10 @@ key may start with ``_``. A bigger event is split into several uploads, built on
 
 Error classes, from UploadLog's error codes (https://cloud.tencent.com/document/api/614/59470 and the
 common codes, https://www.tencentcloud.com/document/product/614/42832; the SDK's
-``cls/v20201016/errorcodes.py``): only the codes in ``_REFUSED``, which say the request itself can never
-be accepted (bad data, a closed, isolated or missing topic, a destroyed account), are refusals whose
-records become a dead letter. Credentials are a 503 until fixed. Everything else, including an answer
+``cls/v20201016/errorcodes.py``): refusals are recognised by their documented code families
+(``_REFUSED_FAMILIES``: a code equal to a family or under it, ``InvalidParameter.AnythingNew`` included),
+which say the request itself can never be accepted (bad data, a closed, isolated or missing topic, a
+destroyed account); their records become a dead letter and the event is stored. Credentials are a 503 until fixed. Everything else, including an answer
 that is not an API response at all (an HTML page from a proxy, an empty body, JSON without
 ``Response``, an unknown code), is transient: retried within the deadline, then a 503 so CSS retries.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from tencentcloud.common.common_client import CommonClient
@@ -37,7 +39,7 @@ from cssai.credentials import EnvCredential
 from cssai.settings import Settings
 from cssai.sinks import SinkError, transport
 from cssai.sinks.cls_pb2 import LogGroupList
-from cssai.writes import LogRecord
+from cssai.writes import CLS_KEY, LogRecord
 
 SERVICE, VERSION, ACTION = "cls", "2020-10-16", "UploadLog"
 MAX_LOGS = 10_000
@@ -45,12 +47,15 @@ MAX_VALUE_BYTES = 1024 * 1024
 MAX_BATCH_BYTES = 2 * 1024 * 1024  # well under the 5 MB of values and 6 MB of body; bounds memory per upload
 TRUNCATED = "…[truncated]"
 SOURCE = "css-ai-callback"
-_REFUSED = frozenset({
-    "FailedOperation.TopicClosed", "FailedOperation.TopicIsolated", "ResourceNotFound.TopicNotExist",
-    "LimitExceeded.LogSize", "InvalidParameter", "InvalidParameter.Content", "InvalidParameterValue",
-    "MissingParameter", "OperationDenied.AccountIsolate", "OperationDenied.AccountDestroy",
-    "OperationDenied.AccountNotExists",
-})
+# The common error families that describe the request (https://www.tencentcloud.com/document/product/614/42832:
+# parameters, an unsupported operation, a missing resource) and UploadLog's own permanent codes (a log too
+# large, a closed or isolated topic, an account in arrears or destroyed). Throttling (RequestLimitExceeded,
+# FailedOperation.WriteQpsLimit...), InternalError and everything unrecognised stay transient.
+_REFUSED_FAMILIES = (
+    "InvalidParameter", "InvalidParameterValue", "MissingParameter", "UnknownParameter", "UnsupportedOperation",
+    "ResourceNotFound", "LimitExceeded.LogSize", "FailedOperation.TopicClosed", "FailedOperation.TopicIsolated",
+    "OperationDenied.Account",
+)
 _CREDENTIALS = ("AuthFailure", "UnauthorizedOperation")
 _NOT_AN_ANSWER = (ValueError, KeyError, TypeError, AttributeError, IndexError)  # a body the SDK could not read
 
@@ -125,11 +130,18 @@ def classify(exc: TencentCloudSDKException) -> SinkError:
     """Documented refusals: dead-lettered. Credentials: a 503 until fixed. Anything else: retried."""
     code = exc.get_code() or ""
     message = f"CLS UploadLog: {code}: {str(exc.get_message())[:200]}"
-    if code in _REFUSED:
+    if refused(code):
         return SinkError(message, transient=False, refused=True)
     if code.startswith(_CREDENTIALS):
         return SinkError(message + " (check the credentials and the role's cls:UploadLog)", transient=False)
     return SinkError(message, transient=True)
+
+
+def refused(code: str) -> bool:
+    """Whether an error code is a permanent refusal: a family itself, or a code under it (``Family.Sub``);
+    ``OperationDenied.Account`` covers AccountIsolate, AccountDestroy, AccountNotExists."""
+    return any(code == family or code.startswith(family + ".") or
+               (family.endswith(".Account") and code.startswith(family)) for family in _REFUSED_FAMILIES)
 
 
 def encode(records: Sequence[LogRecord], common: Mapping[str, str] | None = None) -> bytes:
@@ -137,20 +149,28 @@ def encode(records: Sequence[LogRecord], common: Mapping[str, str] | None = None
     groups = LogGroupList()
     group = groups.logGroupList.add()
     group.source = SOURCE
-    shared = [(key.lstrip("_") or "field", _bounded(value)) for key, value in (common or {}).items()]
+    shared = [(key, _bounded(value)) for key, value in (common or {}).items() if valid_key(key)]
     for rec in records:
         log = group.logs.add()
         log.time = rec.time_ms
         contents = log.contents
         for key, value in rec.fields.items():
+            if not valid_key(key):  # never the receiver's (writes.CLS_KEY); left out rather than refused
+                continue
             content = contents.add()
-            content.key = key.lstrip("_") or "field"
+            content.key = key
             content.value = _bounded(value)
         for key, value in shared:
             content = contents.add()
             content.key = key
             content.value = value
     return groups.SerializeToString()
+
+
+@lru_cache(maxsize=4096)
+def valid_key(key: str) -> bool:
+    """A field name CLS takes and can index (``writes.CLS_KEY``); the names in use are few, so cached."""
+    return CLS_KEY.fullmatch(key) is not None
 
 
 def _utf8_len(value: str) -> int:

@@ -3,6 +3,11 @@
 ``x-cos-forbid-overwrite: true`` makes COS answer 409 FileAlreadyExists instead of
 overwriting, so a redelivery writes nothing new. (COS ignores the header on a bucket
 that has ever had versioning on; the per-event marker still guards there.)
+
+Only that code means "exists": COS answers 409 for other conflicts too (error codes,
+https://www.tencentcloud.com/document/product/436/7730): ``OperationAborted`` (a conflicting
+operation on the same object is in progress: retried) and ``PathConflict`` and the like (the write
+did not happen: a failure, so the event is not acknowledged as stored).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from cssai.sinks.transport import Connections, CosSession
 from cssai.writes import CopyObject, PutObject
 
 FORBID_OVERWRITE = "x-cos-forbid-overwrite"
+EXISTS = "FileAlreadyExists"
 EVENT_ID_META = "x-cos-meta-event-id"
 _RETRYABLE_STATUS = frozenset({408, 429})
+_RETRYABLE_CODES = frozenset({"OperationAborted", "SlowDown", "RequestTimeout"})
 
 # The SDK logs request headers (security token included) at DEBUG, and every expected 404 of a
 # marker read as an ERROR: silence it; our own log line carries the status of any real failure.
@@ -76,7 +83,7 @@ class CosObjects:
                 Metadata=headers,
             )
         except CosServiceError as exc:
-            if if_absent and exc.get_status_code() == 409:
+            if if_absent and _exists(exc):
                 return False  # already stored by an earlier delivery: nothing new to write
             raise _service_error("put", obj.key, exc) from None
         except CosClientError as exc:
@@ -94,7 +101,7 @@ class CosObjects:
                 Metadata={EVENT_ID_META: event_id, FORBID_OVERWRITE: "true"},
             )
         except CosServiceError as exc:
-            if exc.get_status_code() == 409:
+            if _exists(exc):
                 return
             raise _service_error("copy", copy.key, exc) from None
         except CosClientError as exc:
@@ -168,9 +175,13 @@ def _client(settings: Settings, keys: credentials.Keys, connections: Connections
     return CosS3Client(config, retry=0, session=CosSession(connections))
 
 
+def _exists(exc: CosServiceError) -> bool:
+    return exc.get_status_code() == 409 and exc.get_error_code() == EXISTS
+
+
 def _service_error(op: str, key: str, exc: CosServiceError) -> SinkError:
     status = exc.get_status_code()
-    transient = status >= 500 or status in _RETRYABLE_STATUS
+    transient = status >= 500 or status in _RETRYABLE_STATUS or exc.get_error_code() in _RETRYABLE_CODES
     hint = " (check the credentials and the role's COS permissions)" if status in (401, 403) else ""
     return SinkError(f"COS {op} {key}: HTTP {status} {exc.get_error_code()}{hint}", transient=transient)
 
