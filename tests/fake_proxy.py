@@ -46,9 +46,9 @@ class ProxyServer:
                     self.wfile.write(content)
                 upstream.close()
 
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward  # noqa: N815
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
-            def do_CONNECT(self) -> None:  # noqa: N802
+            def do_CONNECT(self) -> None:
                 if not proxy._authorised(self):
                     return
                 proxy.seen.append(("CONNECT", self.path))

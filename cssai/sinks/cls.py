@@ -17,7 +17,8 @@ common codes, https://www.tencentcloud.com/document/product/614/42832; the SDK's
 ``cls/v20201016/errorcodes.py``): refusals are recognised by their documented code families
 (``_REFUSED_FAMILIES``: a code equal to a family or under it, ``InvalidParameter.AnythingNew`` included),
 which say the request itself can never be accepted (bad data, a closed, isolated or missing topic, a
-destroyed account); their records become a dead letter and the event is stored. Credentials are a 503 until fixed. Everything else, including an answer
+destroyed account); their records become a dead letter and the event is stored.
+Credentials are a 503 until fixed. Everything else, including an answer
 that is not an API response at all (an HTML page from a proxy, an empty body, JSON without
 ``Response``, an unknown code), is transient: retried within the deadline, then a 503 so CSS retries.
 """
