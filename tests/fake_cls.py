@@ -135,6 +135,8 @@ def _describe_index(server: ClsServer, req: dict) -> dict | str:
     if req.get("TopicId") not in server.topics:
         return "ResourceNotFound.TopicNotExist"
     rule = server.indexes.get(req["TopicId"])
+    if rule is None and server.no_index_as_error:
+        return "ResourceNotFound.IndexNotExist"  # the other way CLS says a topic has no index
     return {"TopicId": req["TopicId"], "Status": rule is not None, "Rule": rule}
 
 
@@ -164,6 +166,7 @@ class ClsServer(FaultyServer):
         self.logsets: dict[str, str] = {}  # id -> name (setup's tests)
         self.topics: dict[str, tuple[str, str]] = {}  # id -> (logset id, name)
         self.indexes: dict[str, dict | None] = {}  # topic id -> the Rule it was given
+        self.no_index_as_error = False  # DescribeIndex of a topic without an index: an error, not Rule null
         self.calls: list[str] = []  # the Create* actions, in order
         self.raw: list[tuple[dict[str, str], bytes]] = []  # every UploadLog request: headers and body
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, sample
 
 USAGE, FAILURE = 2, 1
 
@@ -189,7 +189,8 @@ def test_replay_and_report_that_find_nothing_say_where_they_looked(tmp_path: Pat
                  "dates there: 2025-07-10")
     reported = cli(tmp_path, "report", "--stream", "nobody")
     assert_clear(reported, FAILURE, "no archived event of stream 'nobody'", "looked under",
-                 str(tmp_path / "out" / "cos" / "events"))
+                 str(tmp_path / "out" / "cos" / "events"), f"streams stored: {sample(344)['stream_id']}")
+    assert reported.stdout == ""  # the failure is on stderr
 
 
 def test_flag_typos_get_a_suggestion_and_help_shows_each_default_once(tmp_path: Path) -> None:

@@ -111,3 +111,20 @@ def test_notify_posts_a_test_message(sink: Path, capsys: pytest.CaptureFixture[s
     monkeypatch.delenv("NOTIFY_URL")
     code, out = doctor(capsys, "--notify")
     assert code == 1 and "✗ notifications: --notify asked for a test message but NOTIFY_URL is not set" in out
+
+
+def test_a_short_callback_key_is_a_warning_on_stderr(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    cloud.configure(CSS_CALLBACK_KEYS="long-enough-key-0123,short")
+    code = cli.main(["doctor"])
+    out = capsys.readouterr()
+    assert code == 0  # a warning, not a failure
+    assert "! callback authentication: callback key #2 of CSS_CALLBACK_KEYS is shorter than 16" in out.err
+    assert "short" not in out.err.replace("shorter", "") and "✓ COS" in out.out
+
+
+def test_failures_go_to_stderr_and_passes_to_stdout(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    cloud.configure(TENCENTCLOUD_SECRETKEY="not-the-right-key")
+    assert cli.main(["doctor"]) != 0
+    out = capsys.readouterr()
+    assert "✗ COS" in out.err and "✗ COS" not in out.out and "✓ settings" in out.out
+    assert "checks passed: fix the ✗ lines above" in out.err

@@ -28,11 +28,15 @@ def fresh(cloud: Cloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Clou
 
 def run_setup(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     status = cli.main(["setup"])
-    return status, capsys.readouterr().out
+    out = capsys.readouterr()
+    assert not [line for line in out.out.splitlines() if line.startswith("✗")]  # failures go to stderr
+    return status, out.out + out.err
 
 
-def test_from_nothing_it_creates_everything_and_prints_the_env_lines(fresh: Cloud,
-                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("no_index", ["rule null", "error code"])
+def test_from_nothing_it_creates_everything_and_prints_the_env_lines(fresh: Cloud, capsys: pytest.CaptureFixture[str],
+                                                                      no_index: str) -> None:
+    fresh.cls.no_index_as_error = no_index == "error code"
     status, out = run_setup(capsys)
     assert status == 0, out
     assert fresh.cos.created == [BUCKET] and fresh.cls.calls == ["CreateLogset", "CreateTopic", "CreateIndex"]
@@ -50,7 +54,10 @@ def test_a_second_run_creates_nothing_and_says_so(fresh: Cloud, capsys: pytest.C
     assert fresh.cls.calls == calls and fresh.cos.created == created
 
 
-def test_what_exists_is_found_by_name_and_left_alone(fresh: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("no_index", ["rule null", "error code"])
+def test_what_exists_is_found_by_name_and_left_alone(fresh: Cloud, capsys: pytest.CaptureFixture[str],
+                                                     no_index: str) -> None:
+    fresh.cls.no_index_as_error = no_index == "error code"
     fresh.cos.buckets[BUCKET] = ""
     fresh.cls.logsets["logset-9"] = "css-callbacks"
     fresh.cls.topics["topic-9"] = ("logset-9", "css-callbacks")
@@ -135,7 +142,7 @@ def cli_run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
 
 
 def test_doctor_reads_the_deploys_env_file_and_says_so(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("CSS_CALLBACK_KEYS=from-the-file\nLOCAL_SINK_DIR=./from-env-file\n")
+    (tmp_path / ".env").write_text("CSS_CALLBACK_KEYS=from-the-env-file-0123456789\nLOCAL_SINK_DIR=./from-env-file\n")
     run = cli_run(tmp_path, "doctor")
     assert "read .env (2 setting(s); the environment wins over the file)" in run.stderr
     assert "callback authentication: 1 callback key(s)" in run.stdout and "from-env-file" in run.stdout
@@ -144,7 +151,7 @@ def test_doctor_reads_the_deploys_env_file_and_says_so(tmp_path: Path) -> None:
 
 
 def test_an_env_file_named_with_a_flag(tmp_path: Path) -> None:
-    (tmp_path / "prod.env").write_text("CSS_CALLBACK_KEYS=k1\n")
+    (tmp_path / "prod.env").write_text("CSS_CALLBACK_KEYS=k1-long-enough-0123456\n")
     run = cli_run(tmp_path, "doctor", "--env-file", "prod.env")
     assert "read prod.env" in run.stderr and "1 callback key(s)" in run.stdout
     missing = cli_run(tmp_path, "doctor", "--env-file", "nope.env")

@@ -281,7 +281,10 @@ def report(args: argparse.Namespace) -> int:
     try:
         result = reporting.write(current, args.stream, args.since, args.until, Path(args.out), args.tz)
     except reporting.NothingToReportError as exc:
-        raise CliError(f"{exc} (looked under {_where(current, 'events/')})") from None
+        known = reporting.known_streams(current.executor.objects)
+        listed = (f"; streams stored: {', '.join(known[:20])}{' …' if len(known) > 20 else ''}" if known
+                  else "; no stream is stored there")
+        raise CliError(f"{exc} (looked under {_where(current, 'events/')}{listed})") from None
     except OSError as exc:
         raise CliError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
     for path in result.files:
@@ -295,7 +298,7 @@ def setup(args: argparse.Namespace) -> int:
 
     result = creating.run()
     for step in result.steps:
-        print("\n".join(step.lines()))
+        print("\n".join(step.lines()), file=sys.stderr if step.needs_attention else sys.stdout)
     created = sum(step.created for step in result.steps)
     if result.ok:
         print(f"{created} created" if created else "nothing to create: everything exists")
@@ -355,9 +358,10 @@ def doctor(args: argparse.Namespace) -> int:
 
     checks = preflight.run(runtime.build, notify=args.notify)
     for check in checks:
-        print("\n".join(check.lines()))
+        print("\n".join(check.lines()), file=sys.stderr if check.needs_attention else sys.stdout)
     failed = sum(not c.ok for c in checks)
-    print(f"{len(checks) - failed} of {len(checks)} checks passed" + (": fix the ✗ lines above" if failed else ""))
+    print(f"{len(checks) - failed} of {len(checks)} checks passed" + (": fix the ✗ lines above" if failed else ""),
+          file=sys.stderr if failed else sys.stdout)
     return FAILURE if failed else 0
 
 

@@ -21,21 +21,31 @@ from cssai.settings import Settings, SettingsError, load
 from cssai.sinks import SinkError
 from cssai.writes import PutObject, record
 
-OK, FAIL = "✓", "✗"
+OK, FAIL, WARN = "✓", "✗", "!"
+MIN_KEY_LENGTH = 16  # a captured (t, sign) pair lets anyone search for a short key offline: md5 is fast
 
 
 @dataclass(frozen=True)
 class Check:
+    """One line of doctor (and setup): passed, failed (✗, with the fix), or passed with a warning (!)."""
+
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False
 
     def lines(self) -> list[str]:
-        out = [f"{OK if self.ok else FAIL} {self.name}: {self.detail}"]
-        if not self.ok and self.fix:
+        mark = FAIL if not self.ok else WARN if self.warning else OK
+        out = [f"{mark} {self.name}: {self.detail}"]
+        if (not self.ok or self.warning) and self.fix:
             out.append(f"    fix: {self.fix}")
         return out
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failures and warnings go to stderr: an operator's script sees them apart from the passes."""
+        return not self.ok or self.warning
 
 
 def run(build: Callable[[Settings], Runtime], *, notify: bool = False) -> list[Check]:
@@ -66,6 +76,14 @@ def _auth(settings: Settings) -> Check:
                      "callback URL with ?token=<one of them>")
     parts = [f"{keys} callback key(s)" if keys else "", f"{tokens} URL token(s)" if tokens else ""]
     note = "" if keys else " (CSS must call the URL with ?token=...; direct invocations are refused)"
+    short = [i + 1 for i, key in enumerate(settings.callback_keys) if len(key) < MIN_KEY_LENGTH]
+    if short:
+        which = ", ".join(f"#{i}" for i in short)  # the position, never the key
+        return Check("callback authentication", True,
+                     f"callback key {which} of CSS_CALLBACK_KEYS is shorter than {MIN_KEY_LENGTH} characters: anyone "
+                     "who sees one signed callback can find it offline (sign = md5(key + t))",
+                     "set a long random key in the CSS console's callback template (e.g. python -c 'import secrets; "
+                     "print(secrets.token_hex(16))') and add it to CSS_CALLBACK_KEYS", warning=True)
     return Check("callback authentication", True, " and ".join(p for p in parts if p) + note)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from cssai import identity, keys
@@ -527,6 +528,25 @@ def _sections(data: StreamData, tz: ZoneInfo) -> list[str]:
                                                   else ""), ("time", "text", "translation"),
                       [(_fmt(ms, tz), text, translation) for ms, text, translation in shown]))
     return out
+
+
+# The family folders filed per stream ({folder}/{stream}/{date}/...): where the stream ids already stored are.
+STREAM_FOLDERS = ("streams/", "recordings/", "snapshots/", "moderation/", "highlights/", "transcripts/",
+                  "summaries/", "alerts/quality/", "reports/quality/", "alerts/push/", "alerts/recording/")
+MAX_LISTED_KEYS = 20_000  # per folder: enough to name the streams, bounded on a large bucket
+
+
+def known_streams(objects: Any) -> list[str]:
+    """The stream ids that have objects, as sent (key segments decoded), sorted: for "no such stream"."""
+    found: set[str] = set()
+    for folder in STREAM_FOLDERS:
+        for count, key in enumerate(objects.list(folder)):
+            if count >= MAX_LISTED_KEYS:
+                break
+            segment = key[len(folder):].split("/", 1)[0]
+            if segment and segment != keys.EMPTY:
+                found.add(unquote(segment))
+    return sorted(found)
 
 
 def source(runtime: Runtime) -> str:

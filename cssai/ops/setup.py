@@ -182,18 +182,31 @@ def _cls(region: str, secret_id: str, secret_key: str, index_file: Path, env: di
     return steps
 
 
+INDEX_NOT_EXIST = "ResourceNotFound.IndexNotExist"
+
+
 def _index(call: Callable[..., Any], models: Any, topic_id: str, index_file: Path) -> Step:
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
     wanted = models.RuleInfo()
     wanted._deserialize(json.loads(index_file.read_text(encoding="utf-8"))["Rule"])  # the SDK's own model
-    current = call("DescribeIndex", lambda r: setattr(r, "TopicId", topic_id))
     name = f"CLS index of {topic_id}"
-    if current.Rule is None:
+    try:
+        rule = call("DescribeIndex", lambda r: setattr(r, "TopicId", topic_id)).Rule
+    except TencentCloudSDKException as exc:
+        # "No index" comes either way: Rule null, or ResourceNotFound.IndexNotExist (the finding on
+        # DescribeIndex, https://www.tencentcloud.com/document/api/614/56452; the SDK's
+        # cls/v20201016/errorcodes.py, RESOURCENOTFOUND_INDEXNOTEXIST)
+        if exc.get_code() != INDEX_NOT_EXIST:
+            raise
+        rule = None
+    if rule is None:
         def create(r: Any) -> None:
             r.TopicId, r.Rule, r.Status = topic_id, wanted, True
 
         call("CreateIndex", create)
         return Step(name, True, f"created from {index_file.name}", created=True)
-    if _same(current.Rule, wanted):
+    if _same(rule, wanted):
         return Step(name, True, f"exists, as {index_file.name}: nothing to create")
     return Step(name, True, f"exists and differs from {index_file.name}: left as it is (setup never changes an "
                 "index; apply the file with ModifyIndex if you want its fields searchable)")
