@@ -5,7 +5,8 @@ Order, and why:
    when claim 0 already existed, read the event's marker (a delivery that created claim 0 is the
    first ever, so there is no marker to read). A redelivery that finds the marker writes nothing
    new (its puts are refused);
-2. hold the claim (below), then upload the CLS records;
+2. hold the claim (below), then upload the CLS records and, beside them, the plan's outbox entries
+   (forwards: written only by a holder, so a duplicate never re-creates one that was delivered);
 3. write the marker last, so it exists only when everything before it succeeded.
 
 Only step 2 needs mutual exclusion: objects are create-if-absent, and CLS has no idempotent
@@ -94,21 +95,21 @@ def refused_key(date: str, event_id: str, batch: int) -> str:
 
 
 @dataclass
-class _Claim:
+class Claim:
     """What a claim object says: who holds it and until when (0: released)."""
 
     owner: str
     until: float
 
     @staticmethod
-    def read(raw: bytes | None) -> _Claim | None:
+    def read(raw: bytes | None) -> Claim | None:
         if raw is None:
             return None
         try:
             doc = json.loads(raw)
-            return _Claim(str(doc["owner"]), float(doc["until"]))
+            return Claim(str(doc["owner"]), float(doc["until"]))
         except (ValueError, KeyError, TypeError):
-            return _Claim("", 0.0)  # unreadable: treat as released
+            return Claim("", 0.0)  # unreadable: treat as released
 
     def body(self) -> bytes:
         return json.dumps({"owner": self.owner, "until": round(self.until, 3)}).encode()
@@ -117,14 +118,14 @@ class _Claim:
         return self.until + CLOCK_SKEW_SECONDS > now
 
 
-class _Lease:
+class Lease:
     """The claim we hold, kept alive while we store: renewed by a thread, or between steps inline."""
 
     def __init__(self, objects: ObjectSink, event_id: str, generation: int, owner: str, valid_until: float,
-                 pool: ThreadPoolExecutor | None = None) -> None:
+                 pool: ThreadPoolExecutor | None = None, key: str | None = None) -> None:
         self.objects = objects
         self.pool = pool
-        self.key = claim_key(event_id, generation)
+        self.key = key or claim_key(event_id, generation)
         self.event_id = event_id
         self.owner = owner
         self.valid_until = valid_until
@@ -141,7 +142,7 @@ class _Lease:
         if self.lost:
             return
         sent = time.time()
-        self.objects.put(PutObject(self.key, _Claim(self.owner, sent + LEASE_SECONDS).body()), self.event_id,
+        self.objects.put(PutObject(self.key, Claim(self.owner, sent + LEASE_SECONDS).body()), self.event_id,
                          if_absent=False)
         if time.time() >= self.valid_until - CLOCK_SKEW_SECONDS:
             self.lost = True
@@ -180,7 +181,7 @@ class _Lease:
         self.stop()
         if time.monotonic() >= deadline:
             return
-        release = PutObject(self.key, _Claim(self.owner, 0).body())
+        release = PutObject(self.key, Claim(self.owner, 0).body())
         if self.pool is None:
             with contextlib.suppress(SinkError):  # else the lease expires by itself within LEASE_SECONDS
                 self.objects.put(release, self.event_id, if_absent=False)
@@ -219,7 +220,7 @@ class Executor:
             return Outcome(duplicate=True, status=known)
         deadline = answer_by - min(RELEASE_RESERVE_SECONDS, max(0.0, answer_by - time.monotonic()) * 0.25)
         owner = secrets.token_hex(8)
-        first_claim = _Claim(owner, time.time() + LEASE_SECONDS)
+        first_claim = Claim(owner, time.time() + LEASE_SECONDS)
         marker = marker_key(event_id)
         read_marker: Action = (lambda: None) if force else (lambda: self.objects.get(marker))
         create_claim = _put(self.objects, PutObject(claim_key(event_id), first_claim.body()), event_id)
@@ -249,7 +250,7 @@ class Executor:
         except BaseException:
             self._settle(pending, deadline)
             raise
-        if not isinstance(held, _Lease):  # the holder finished while we waited: a duplicate
+        if not isinstance(held, Lease):  # the holder finished while we waited: a duplicate
             self._settle(pending, deadline)
             return Outcome(duplicate=True, status=stored_status(held, status))
         lease = held
@@ -261,7 +262,13 @@ class Executor:
                 self._run(writes, deadline)
             else:
                 self._gather(pending, deadline)
+            outbox = [_put(self.objects, o, event_id) for o in plan.outbox]  # the holder's alone: never a duplicate
+            queued = [] if self.inline else [self.pool.submit(self._retry, a, deadline) for a in outbox]
             refused = self._upload(plan, event_id, lease, deadline, again=force)
+            if self.inline:
+                self._run(outbox, deadline)
+            else:
+                self._gather(queued, deadline)
             lease.check()
             done = f'{{"event_id":"{event_id}","status":{status},"writes":{plan.size}}}'.encode()
             self._run([_put(self.objects, PutObject(marker, done), event_id, if_absent=False)], deadline)
@@ -275,11 +282,11 @@ class Executor:
         self._remember(event_id, status)
         return Outcome(duplicate=False, status=status, refused=refused, writes=plan.size)
 
-    def _lease(self, event_id: str, generation: int, owner: str, until: float) -> _Lease:
-        return _Lease(self.objects, event_id, generation, owner, until, None if self.inline else self.pool)
+    def _lease(self, event_id: str, generation: int, owner: str, until: float) -> Lease:
+        return Lease(self.objects, event_id, generation, owner, until, None if self.inline else self.pool)
 
     def _acquire(self, event_id: str, owner: str, created: bool | None, until: float, deadline: float, *,
-                 status: int, force: bool) -> _Lease | bytes:
+                 status: int, force: bool) -> Lease | bytes:
         """Hold a claim generation, or wait for the live holder: its marker when it finished.
 
         A marker ends the wait only if it settles this delivery (stored, or both invalid); a forced
@@ -290,10 +297,10 @@ class Executor:
             if created:
                 return self._lease(event_id, generation, owner, until)
             key = claim_key(event_id, generation)
-            held = _Claim.read(self._run([lambda k=key: self.objects.get(k)], deadline)[0])
+            held = Claim.read(self._run([lambda k=key: self.objects.get(k)], deadline)[0])
             if held is None:  # our create failed without landing: try again
                 until = time.time() + LEASE_SECONDS
-                created = self._try(_put(self.objects, PutObject(key, _Claim(owner, until).body()), event_id),
+                created = self._try(_put(self.objects, PutObject(key, Claim(owner, until).body()), event_id),
                                     deadline)
                 continue
             if held.owner == owner:  # our create landed but its answer was lost
@@ -304,7 +311,7 @@ class Executor:
                     return marker  # type: ignore[return-value]
                 generation += 1  # the next generation, if we create it first
                 until = time.time() + LEASE_SECONDS
-                nxt = PutObject(claim_key(event_id, generation), _Claim(owner, until).body())
+                nxt = PutObject(claim_key(event_id, generation), Claim(owner, until).body())
                 created = self._try(_put(self.objects, nxt, event_id), deadline)
                 continue
             marker = self._wait_for_holder(event_id, deadline)
@@ -324,7 +331,7 @@ class Executor:
         time.sleep(POLL_SECONDS)
         return self._run([lambda: self.objects.get(marker_key(event_id))], deadline)[0]
 
-    def _upload(self, plan: Plan, event_id: str, lease: _Lease, deadline: float, *, again: bool) -> list[str]:
+    def _upload(self, plan: Plan, event_id: str, lease: Lease, deadline: float, *, again: bool) -> list[str]:
         """Upload the records batch by batch; a batch CLS refuses for good becomes a dead-letter object."""
         refused: list[str] = []
         for index, batch in enumerate(self.logs.batches(plan.all_records())):

@@ -36,13 +36,15 @@ from cssai.sinks import ObjectSink, SinkError
 from cssai.writes import LogRecord, PutObject
 
 SUBJECT_FIELD = {"quality_alert": "class", "keyword_hit": "word", "highlight": "", "moderation": "label",
-                 "quality_control": "class", "push_error": "type", "recording_error": ""}  # see _subject
+                 "quality_control": "class", "push_error": "type", "recording_error": "",  # see _subject
+                 "forward_failed": "target", "delivery_gap": "gap"}
 MAX_LINES = 10
 RECORD_KINDS = ("quality_alert", "keyword_hit", "highlight")  # notified by their own kind, unmarked
 TITLES = {"quality_alert": "Quality alert: {subject} on {stream}", "keyword_hit": "Keyword hit: {subject} on {stream}",
           "highlight": "New highlight on {stream}", "moderation": "Moderation: {subject} on {stream}",
           "quality_control": "Quality control: {subject} on {stream}",
-          "push_error": "Push error type {subject} on {stream}", "recording_error": "Recording error on {stream}"}
+          "push_error": "Push error type {subject} on {stream}", "recording_error": "Recording error on {stream}",
+          "forward_failed": "Forward to {subject} given up", "delivery_gap": "Missed callback ({subject}) on {stream}"}
 
 
 def alert_kind(rec: LogRecord) -> str:
@@ -107,6 +109,11 @@ def _line(kind: str, rec: LogRecord) -> str:
         if f.get("reason") == "average_below_threshold":
             return f"{when} average {f.get('average_score')} under {f.get('threshold')}"
         return f"{when} {f.get('frame_count')} frame(s) under the CSS threshold, min {f.get('min_score')}"
+    if kind == "forward_failed":
+        return (f"{when} event {f.get('event_id', '')[:16]} (type {f.get('event_type', '')}) to {f.get('url', '')}: "
+                f"{f.get('attempts', '?')} attempt(s), last {f.get('last_error', '')}")
+    if kind == "delivery_gap":
+        return f"{when} {f.get('gap', '')}: {f.get('detail', '')[:200]}"
     if kind == "keyword_hit":
         return f"{when} “{f.get('word')}” in: {f.get('text', '')[:200]}"
     return f"{when} {f.get('title', '')[:200]} [{f.get('key_words', '')}] {f.get('video_store_url', '')}"

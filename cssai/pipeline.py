@@ -58,6 +58,7 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
         fields["invalid_unicode"] = "lone surrogates replaced by U+FFFD in derived objects and records"
         body = text.clean_tree(body)
     plan, status, reason = route(body, event_id, request.body, runtime)
+    forwards = _forwards(plan, status, body, event_id, settings) if settings.forward_targets else []
     if logs.logger.isEnabledFor(logging.DEBUG):
         logs.event("plan", logging.DEBUG, event_id=event_id, objects=[o.key for o in plan.objects],
                    copies=[c.key for c in plan.copies], records=plan.record_count, status=status)
@@ -71,6 +72,10 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     fields["writes"] = outcome.writes
     if outcome.refused:  # kept as dead letters in COS: the event is stored, CLS said no to some records
         fields["cls_refused"] = outcome.refused
+    if forwards and not outcome.duplicate and outcome.status == 200:
+        from cssai.jobs import inline
+
+        fields["forward"] = inline.attempt(runtime, forwards, request.body, answer_by)
     if runtime.notifier is not None and not outcome.duplicate and outcome.status == 200:
         fields["notify"] = runtime.notifier.notify(plan.all_records(), event_id, answer_by)
     if outcome.status == 422:
@@ -80,6 +85,18 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     kind = "duplicate" if outcome.duplicate else "stored"
     return _done(gateway.response(200, gateway.OK), fields, started, kind,
                  logging.ERROR if outcome.refused else logging.INFO)
+
+
+def _forwards(plan: Plan, status: int, body: dict[str, Any], event_id: str, settings: Any) -> list[Any]:
+    """The outbox entries of a stored event whose type a forward rule matches (none for a dead letter)."""
+    if status != 200:
+        return []
+    from cssai.jobs import outbox, rules
+
+    matching = rules.for_event(settings.forward_targets, body.get("event_type"))
+    entries = outbox.entries_for(matching, event_id, body.get("event_type"), plan.objects[0].key, time.time())
+    plan.outbox = [entry.put() for entry in entries]
+    return entries
 
 
 def route(body: dict[str, Any], event_id: str, raw: bytes, runtime: Runtime) -> tuple[Plan, int, str | None]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -27,7 +28,9 @@ _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 UNDEFINED = ("is the string 'undefined': a ${env:X} reference inside it was not set when serverless.yml was "
              "deployed; set it and deploy again")
 NOTIFY_KINDS = ("quality_alert", "keyword_hit", "highlight", "moderation", "quality_control", "push_error",
-                "recording_error")
+                "recording_error", "forward_failed", "delivery_gap")
+FORWARD_SIGNINGS = ("css", "standard")
+MAX_RETRY_SECONDS = 3600
 LIST_SETTINGS = ("css_callback_keys", "callback_url_tokens", "callback_allowed_cidrs", "media_copy_source_hosts",
                  "notify_kinds", "quality_alert_thresholds")
 
@@ -72,6 +75,19 @@ class Settings(BaseModel):
     notify_window_seconds: int = Field(600, ge=0, le=86_400)  # 0: post every alert
     notify_timeout_seconds: float = Field(2.0, gt=0, le=19)
     notify_dingtalk_secret: str = ""
+    # Forwarding to the operator's own systems (docs/forwarding.md)
+    forward_rules: str = ""
+    forward_signing: str = "css"
+    forward_secret: str = ""
+    forward_timeout_seconds: float = Field(3.0, gt=0, le=19)
+    forward_retry_base_seconds: int = Field(60, ge=1, le=MAX_RETRY_SECONDS)
+    forward_max_age_seconds: int = Field(86_400, ge=60, le=30 * 86_400)
+    # Reconciling with CSS's own records (docs/reconciliation.md)
+    reconcile_every_seconds: int = Field(600, ge=0, le=86_400)  # 0: the timer never reconciles
+    reconcile_lookback_seconds: int = Field(7200, ge=120, le=14 * 86_400)
+    live_endpoint_url: str = ""
+    live_region: str = ""
+    function_url: str = ""
 
     @field_validator("*", mode="before")
     @classmethod
@@ -113,7 +129,23 @@ class Settings(BaseModel):
         _parse_thresholds(value)
         return value
 
-    @field_validator("cos_endpoint_url", "cls_endpoint_url")
+    @field_validator("forward_rules")
+    @classmethod
+    def _forward_rules(cls, value: str) -> str:
+        from cssai.jobs.rules import parse  # the rules' own module; imported only when rules are set
+
+        if value.strip():
+            parse(value)
+        return value
+
+    @field_validator("forward_signing")
+    @classmethod
+    def _forward_signing(cls, value: str) -> str:
+        if value.strip().lower() not in FORWARD_SIGNINGS:
+            raise ValueError(f"must be {' or '.join(FORWARD_SIGNINGS)}")
+        return value.strip().lower()
+
+    @field_validator("cos_endpoint_url", "cls_endpoint_url", "live_endpoint_url", "function_url")
     @classmethod
     def _endpoint(cls, value: str) -> str:
         if value:
@@ -173,6 +205,10 @@ class Settings(BaseModel):
             raise ValueError("CLS_REGION is required with CLS_TOPIC_ID")
         if self.media_copy and not (self.cos_bucket and self.media_copy_source_hosts):
             raise ValueError("MEDIA_COPY needs COS_BUCKET and MEDIA_COPY_SOURCE_HOSTS")
+        if self.forward_rules.strip() and self.forward_signing == "standard":
+            from cssai.jobs.signing import secret_bytes
+
+            secret_bytes(self.forward_secret)  # FORWARD_SECRET ...: raised with the variable's name first
         return self
 
     @cached_property
@@ -194,6 +230,15 @@ class Settings(BaseModel):
     @cached_property
     def notify_kind_set(self) -> frozenset[str]:
         return frozenset(_split(self.notify_kinds))
+
+    @cached_property
+    def forward_targets(self) -> tuple[Any, ...]:
+        """The parsed ``FORWARD_RULES`` (``cssai.jobs.rules.Rule``), empty when unset."""
+        if not self.forward_rules.strip():
+            return ()
+        from cssai.jobs.rules import parse
+
+        return tuple(parse(self.forward_rules))
 
     @cached_property
     def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -63,6 +63,9 @@ class Plan:
     copies: list[CopyObject] = field(default_factory=list)
     streams: list[RecordStream] = field(default_factory=list)
     common: dict[str, str] = field(default_factory=dict)  # fields every record carries, added by the sink
+    # Written only by the delivery that holds the claim, after the objects and before the marker: never by a
+    # duplicate (the forward outbox: an entry delivered and removed must not come back on a redelivery)
+    outbox: list[PutObject] = field(default_factory=list)
     date: str = "undated"  # the event's own date, for dead letters the executor writes
 
     def extend(self, other: Plan) -> None:
@@ -80,7 +83,7 @@ class Plan:
 
     @property
     def size(self) -> int:
-        return len(self.objects) + self.record_count + len(self.copies)
+        return len(self.objects) + self.record_count + len(self.copies) + len(self.outbox)
 
 
 # Built once, not per call. allow_nan=False: a stored object is strict JSON or is not written at all.

@@ -56,8 +56,8 @@ class FaultyServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), handler)
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str, int]] = []
@@ -66,8 +66,12 @@ class FaultyServer(ThreadingHTTPServer):
         self._release = threading.Event()
 
     @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FaultyServer:
         self._thread.start()

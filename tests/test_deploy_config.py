@@ -67,7 +67,7 @@ def test_function_fields_are_in_their_documented_ranges(config: dict) -> None:
 
 def test_the_trigger_is_a_function_url_reachable_from_the_internet(config: dict) -> None:
     events = config["inputs"]["events"]
-    assert [next(iter(e)) for e in events] == ["http"]  # no apigw: new gateways cannot be created
+    assert [next(iter(e)) for e in events] == ["http", "timer"]  # no apigw: new gateways cannot be created
     params = events[0]["http"]["parameters"]
     assert set(params) <= HTTP_PARAMETERS
     assert params["authType"] == "NONE"  # CSS cannot sign CAM requests
@@ -75,6 +75,34 @@ def test_the_trigger_is_a_function_url_reachable_from_the_internet(config: dict)
     assert params["netConfig"]["enableExtranet"] is True  # the toolkit's default is false
     assert isinstance(params["netConfig"]["enableIntranet"], bool)
     assert "apigw" not in uncommented(ROOT / "serverless.yml")
+
+
+TIMER_PARAMETERS = {"name", "qualifier", "cronExpression", "enable", "argument"}  # toolkit triggers/timer.ts
+
+
+def create_trigger(config: dict) -> dict:
+    """The CreateTrigger call tencent-component-toolkit makes for the timer event (triggers/timer.ts)."""
+    (timer,) = [e["timer"] for e in config["inputs"]["events"] if "timer" in e]
+    params = timer["parameters"]
+    assert set(params) <= TIMER_PARAMETERS
+    return {"Action": "CreateTrigger", "Type": "timer", "Qualifier": params.get("qualifier") or "$DEFAULT",
+            "TriggerName": params.get("name") or timer.get("name"), "TriggerDesc": params.get("cronExpression"),
+            "Enable": "OPEN" if params.get("enable") else "CLOSE", "CustomArgument": params.get("argument")}
+
+
+def test_the_timer_resolves_to_a_create_trigger_that_runs_both_jobs_every_minute(config: dict) -> None:
+    from cssai.jobs import timer
+
+    call = create_trigger(config)
+    assert call["Enable"] == "OPEN"  # the toolkit's default would create it closed
+    fields = call["TriggerDesc"].split()
+    assert len(fields) == 7 and fields[:2] == ["0", "*/1"] and fields[2:] == ["*"] * 5  # doc 583/9708
+    assert call["TriggerName"] and call["Qualifier"] == "$DEFAULT"
+    jobs, unknown = timer.named(call["CustomArgument"])  # the Message of every timer event
+    assert jobs == ["forward", "reconcile"] and unknown == []
+    event = {"Type": "Timer", "TriggerName": call["TriggerName"], "Time": "2026-12-05T12:00:00Z",
+             "Message": call["CustomArgument"]}
+    assert timer.is_timer(event)
 
 
 def test_every_env_reference_has_a_value_in_the_example(config: dict) -> None:
@@ -99,10 +127,14 @@ def test_cam_policies_grant_what_runs(config: dict) -> None:
         return {a for s in policy["statement"] for a in s["action"]}
 
     assert {"name/cos:PutObject", "name/cos:GetObject", "name/cos:HeadObject", "name/cls:UploadLog"} <= actions(role)
-    assert "name/cos:DeleteObject" not in actions(role)  # the function never deletes
+    # the function deletes only delivered forwards (outbox/, outbox-dead/) and its jobs' old leases (jobs/)
+    jobs_only = ("/css/outbox/*", "/css/outbox-dead/*", "/css/jobs/*")
+    deletes = [s for s in role["statement"] if "name/cos:DeleteObject" in s["action"]]
+    assert deletes and all(r.endswith(jobs_only) for s in deletes for r in s["resource"])
+    assert "name/cos:GetBucket" in actions(role)  # the forward job lists its outbox
     assert {"name/cos:GetBucket", "name/cos:GetBucketVersioning", "name/cos:DeleteObject"} <= actions(operator)
     deletes = [s for s in operator["statement"] if "name/cos:DeleteObject" in s["action"]]
-    assert all(r.endswith("/doctor/*") for s in deletes for r in s["resource"])  # only doctor's probes
+    assert all(r.endswith(("/doctor/*", *jobs_only)) for s in deletes for r in s["resource"])  # probes and jobs
 
 
 def test_the_web_function_bootstrap_serves_on_port_9000() -> None:
@@ -121,7 +153,8 @@ def test_the_package_ships_bytecode_for_python_3_10() -> None:
 
 GOOD_ENV = {"STAGE": "prod", "REGION": "ap-shanghai", "SCF_ROLE": "css-receiver", "CSS_CALLBACK_KEYS": "k1",
             "CALLBACK_URL_TOKENS": "", "COS_BUCKET": "media-1300000001", "COS_REGION": "ap-shanghai",
-            "COS_PREFIX": "css/", "CLS_TOPIC_ID": "t-1", "CLS_REGION": "ap-shanghai"}
+            "COS_PREFIX": "css/", "CLS_TOPIC_ID": "t-1", "CLS_REGION": "ap-shanghai", "FORWARD_RULES": "",
+            "FORWARD_SIGNING": "css", "FORWARD_SECRET": "", "RECONCILE_EVERY_SECONDS": "600", "FUNCTION_URL": ""}
 RUNTIMES = {"Python3.6", "Python3.7", "Python3.9", "Python3.10", "Python3.11", "Python3.12"}  # doc 583/18586
 
 

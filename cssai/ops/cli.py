@@ -27,7 +27,7 @@ from cssai.settings import SettingsError
 
 DEV_KEY = "local-dev-key-not-for-production"
 DEV_TOKEN = "local-dev-token-not-for-production"  # noqa: S105 - announced, for local trials only
-COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor", "streams", "setup")
+COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor", "streams", "setup", "forward")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 USAGE, FAILURE = 2, 1
 
@@ -506,6 +506,10 @@ def parser() -> argparse.ArgumentParser:
     p = command("doctor", "preflight: settings, authentication, COS (create-if-absent), CLS, notifications")
     p.add_argument("--notify", action="store_true", help="also post a test message to NOTIFY_URL")
     p.set_defaults(run=doctor)
+
+    from cssai.jobs import commands  # the scheduled jobs' own commands: forward, reconcile
+
+    commands.register(command)
     return top
 
 
@@ -526,17 +530,22 @@ def main(argv: list[str]) -> int:
     if args.command is None:
         top.print_help(sys.stderr)
         return USAGE
+    from cssai.jobs.commands import CommandError
+
     try:
         _read_env_file(args)
         return int(args.run(args))
-    except CliError as exc:
+    except (CliError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.status
+    except SettingsError as exc:
+        print(f"error: {exc} (a bad setting)", file=sys.stderr)
+        return FAILURE
     except KeyboardInterrupt:
         return 130
 
 
-READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send")  # the deploy's settings, by default
+READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send", "forward", "reconcile")  # the deploy's settings, by default
 
 
 def _read_env_file(args: argparse.Namespace) -> None:

@@ -30,6 +30,10 @@ class ObjectSink(Protocol):
 
     def copy(self, copy: CopyObject, event_id: str) -> None: ...
 
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (absent already: nothing to do). Only the outbox and the jobs' leases delete."""
+        ...
+
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` (for replay), in key order."""
         ...

@@ -86,6 +86,15 @@ class LocalObjects:
     def copy(self, copy: CopyObject, event_id: str) -> None:
         raise SinkError("media copy needs the COS sink (COS_BUCKET)", transient=False)
 
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise failure(f"local delete of {path}", exc) from exc
+
     def list(self, prefix: str) -> Iterator[str]:
         base = self.root / prefix
         if not base.is_dir():

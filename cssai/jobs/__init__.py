@@ -1,0 +1,7 @@
+"""The scheduled work beside the callback path: forwarding to the operator's systems and reconciling with CSS.
+
+What the callback path imports of it is small and imported only when forwarding is configured: the rules
+(``rules``), the outbox entry (``outbox``) and the inline attempt (``inline``, with ``delivery`` and
+``signing``). The jobs themselves (``forward``, ``reconcile``), their lease (``lease``), the timer's entry
+(``timer``) and the operator's commands (``commands``) run only on a timer or from the command line.
+"""
