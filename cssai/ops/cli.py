@@ -545,7 +545,8 @@ def main(argv: list[str]) -> int:
         return 130
 
 
-READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send", "forward", "reconcile")  # the deploy's settings, by default
+# the deploy's settings, by default
+READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send", "forward", "reconcile")
 
 
 def _read_env_file(args: argparse.Namespace) -> None:
