@@ -45,6 +45,14 @@ POINTS: dict[str, tuple[str, str, str, str] | None] = {
     "before marker": ("cos", "PUT", r"markers/\w+/{id}\.json$", "kill_before"),
     "marker landed": ("cos", "PUT", r"markers/\w+/{id}\.json$", "kill_after"),
 }
+# With forwarding on (Harness(..., downstream=...)): between the outbox write and the inline attempt, and
+# between a forward the downstream received and the entry's removal. One trial at a time (lanes=1): the
+# downstream's pattern cannot tell events apart.
+FORWARD_POINTS: dict[str, tuple[str, str, str, str]] = {
+    "outbox landed, before the inline attempt": ("cos", "PUT", r"outbox/\w+/{id}\.json$", "kill_after"),
+    "forward received, before its removal": ("downstream", "POST", r".", "kill_after"),
+}
+TIMER = {"Type": "Timer", "TriggerName": "jobs", "Time": "2026-12-05T12:00:00Z", "Message": "forward"}
 
 
 class Container:
@@ -99,10 +107,12 @@ class Trial:
     objects_once: bool
     uploads: int
     window: bool  # the killed delivery's CLS upload landed without its marker: one duplicate allowed
+    forwarded: bool | None = None  # with forwarding: received, verified, same event id, no entry left
 
     @property
     def ok(self) -> bool:
-        return self.stored and self.objects_once and (self.uploads == 1 or (self.window and self.uploads == 2))
+        return self.stored and self.objects_once and (self.uploads == 1 or (self.window and self.uploads == 2)) \
+            and self.forwarded is not False
 
     @property
     def duplicated(self) -> bool:
@@ -112,8 +122,11 @@ class Trial:
 class Harness:
     """Local COS and CLS servers in this process, containers pointed at them."""
 
-    def __init__(self, cos: Any, cls: Any, env: dict[str, str]) -> None:
+    def __init__(self, cos: Any, cls: Any, env: dict[str, str], downstream: Any = None) -> None:
         self.cos, self.cls, self.env = cos, cls, env
+        self.downstream = downstream
+        if downstream is not None:
+            self.env = {**env, "FORWARD_RULES": f"*={downstream.url}/css", "FORWARD_TIMEOUT_SECONDS": "2"}
         self.bucket = env["COS_BUCKET"]
         self.topic = env["CLS_TOPIC_ID"]
 
@@ -124,10 +137,10 @@ class Harness:
               rng: random.Random) -> Trial:
         eid = event_id(body)
         event = events.wrap(events.signed(body, KEY), "url", query={"token": TOKEN})
-        aim = POINTS[point]
+        aim = POINTS[point] if point in POINTS else FORWARD_POINTS[point]
         if aim is not None:
             server, method, pattern, kind = aim
-            target = self.cos if server == "cos" else self.cls
+            target = {"cos": self.cos, "cls": self.cls, "downstream": self.downstream}[server]
             target.inject(method, pattern.format(id=eid), kind, times=1, pid=victim.pid)
         victim.send(event)
         if aim is None:
@@ -143,8 +156,19 @@ class Harness:
             if attempt == 0:  # what the dead delivery's requests did, once the servers finished them
                 victim_uploaded, victim_marked = self._uploaded(eid), self._marked(eid)
             answers.append(survivor.handle(event))
+        forwarded = None
+        if self.downstream is not None:  # the timer's forward job finishes what the deliveries left
+            survivor.handle(TIMER)
+            forwarded = self._forwarded(eid)
         return Trial(point, body["event_type"], answers, *self._check(eid, body),
-                     window=victim_uploaded and not victim_marked)
+                     window=victim_uploaded and not victim_marked, forwarded=forwarded)
+
+    def _forwarded(self, eid: str) -> bool:
+        """Received at least once, every copy verified with the same event id, and no entry left behind."""
+        got = self.downstream.of(eid)
+        with self.cos.lock:
+            left = [k for (b, k) in self.cos.objects if b == self.bucket and k.startswith("outbox/") and eid in k]
+        return bool(got) and all(r.verified for r in got) and not left
 
     def _uploaded(self, eid: str) -> bool:
         with self.cls.lock:
@@ -161,7 +185,8 @@ class Harness:
         data = {k: o for k, o in mine.items() if not k.startswith("markers/")}
         stored = marker_key(eid) in mine and any(k.startswith("events/") for k in data)
         once = bool(data) and all(o.writes == 1 for o in data.values())
-        records = sum(1 for r in self.cls.records(self.topic) if r.get("event_id") == eid)
+        records = sum(1 for r in self.cls.records(self.topic)  # the event's own, not the forwards' bookkeeping
+                      if r.get("event_id") == eid and r.get("kind") not in ("forwarded", "forward_dead"))
         per_event = records_per_event(body)
         return stored, once, records // per_event if records % per_event == 0 else -1
 
@@ -223,14 +248,15 @@ def summary(results: list[Trial]) -> str:
     by_point: dict[str, list[Trial]] = {}
     for trial in results:
         by_point.setdefault(trial.point, []).append(trial)
-    for point in [*POINTS, "all"]:
+    for point in [*POINTS, *FORWARD_POINTS, "all"]:
         group = results if point == "all" else by_point.get(point, [])
         if not group:
             continue
         stored = sum(t.stored for t in group)
         dup = sum(t.duplicated for t in group)
         lines.append(f"| {point} | {len(group)} | {stored} | {len(group) - stored} | {dup} | "
-                     f"{sum(not t.ok for t in group)} |")
+                     f"{sum(not t.ok for t in group)} |" + ("" if group[0].forwarded is None else
+                                                            f" forwarded {sum(bool(t.forwarded) for t in group)}"))
     return "\n".join(lines)
 
 

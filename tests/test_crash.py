@@ -19,6 +19,7 @@ from cssai.identity import event_id
 from cssai.ops import events
 from tests import crash
 from tests.conftest import BUCKET, KEY, SAMPLES, SECRET_ID, SECRET_KEY, TOKEN, TOPIC, Cloud, Invoke, sample
+from tests.crash import KEY as KEY_FOR_HARNESS
 
 RECORDS = {t: crash.records_per_event(sample(t)) for t in SAMPLES}
 
@@ -108,3 +109,25 @@ def test_a_live_holder_past_our_deadline_is_503_before_the_deadline(cloud: Cloud
     assert invoke(body)["statusCode"] == 503
     assert time.monotonic() - started < 1.0
     assert cloud.records() == []
+
+
+def test_killed_deliveries_with_forwarding_store_and_forward_everything(cloud: Cloud) -> None:
+    """Kills between the outbox write and the inline attempt, and between a received forward and its removal:
+    nothing lost, every repeat with the same X-CSS-Event-Id, no entry left once the forward job ran."""
+    from tests.fake_downstream import Downstream
+
+    downstream = Downstream(key=KEY_FOR_HARNESS).start()
+    try:
+        cloud.cos.latency = cloud.cls.latency = 0.005
+        env = crash.environment(cloud.cos.url, cloud.cls.url, BUCKET, TOPIC, SECRET_ID, SECRET_KEY, TOKEN)
+        harness = crash.Harness(cloud.cos, cloud.cls, env, downstream=downstream)
+        points = [*crash.FORWARD_POINTS] * 3 + ["marker landed", "random"]
+        bodies = crash.bodies_for(len(points), seed=11, samples={t: sample(t) for t in (1, 100, 349, 314)})
+        results = crash.run(harness, bodies, points, lanes=1, seed=11)
+        assert [t.ok for t in results] == [True] * len(points), crash.summary(results)
+        repeated = [t for t in results if t.point == "forward received, before its removal"]
+        assert all(len(downstream.of(event_id(b))) >= 2 for b, p in zip(bodies, points, strict=True)
+                   if p == "forward received, before its removal")
+        assert repeated
+    finally:
+        downstream.stop()
