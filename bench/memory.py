@@ -67,13 +67,18 @@ def largest(kind: str, limit: int = SCF_MAX_SYNC_BODY) -> dict[str, Any]:
     return build(low)
 
 
-def measure(kind: str, server_env: dict[str, str]) -> dict[str, Any]:
+def measure(kind: str, server_env: dict[str, str], *, forward: bool = False) -> dict[str, Any]:
+    """Peak RSS of a fresh process handling ``kind``'s largest body (``forward``: with one forward target)."""
     body = largest(kind)
+    if forward:  # another event than the one stored without forwarding (that one would be a duplicate)
+        body = {**body, "event_type": body["event_type"], "forwarded_run": 1}
     event = events.wrap(events.signed(body, KEY), "url")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
         json.dump(event, handle)
     try:
         env = {**os.environ, **server_env, "CSS_CALLBACK_KEYS": KEY, "LOG_LEVEL": "WARNING"}
+        if forward:
+            env["FORWARD_RULES"] = server_env["BENCH_FORWARD_RULES"]
         run = subprocess.run([sys.executable, "-c", CHILD, handle.name], cwd=ROOT, env=env, capture_output=True,
                              text=True, check=True)
     finally:
@@ -93,6 +98,14 @@ def _count(body: dict[str, Any]) -> str:
     if "items" in body:
         return f"{len(body['items']):,} items"
     return f"{len(body['data']['subtitle_tmp_res']):,} segments"
+
+
+def counts(proc: subprocess.Popen[str]) -> dict[str, int]:
+    """Requests the servers of ``servers()`` have answered so far: cos, cls, forwarded."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("counts\n")
+    proc.stdin.flush()
+    return json.loads(proc.stdout.readline())
 
 
 def servers(latency: float = 0.0) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -126,14 +139,16 @@ def main(argv: list[str]) -> int:
     """python -m bench.memory [MEMORY_MB]: peak RSS per family at the largest body (default: serverless.yml's)."""
     memory_mb = int(argv[0]) if argv else memory_size()
     with running_servers() as env:
-        print(f"| family | body | content | status | wall | process before handling | peak RSS | of {memory_mb} MB |")
-        print("|---|---|---|---|---|---|---|---|")
+        print(f"| family | body | content | status | wall | process before handling | peak RSS | of {memory_mb} MB "
+              "| with one forward target |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for kind in BUILDERS:
             r = measure(kind, env)
-            peak = r["peak_kb"] / 1024
+            f = measure(kind, env, forward=True)
+            peak, fpeak = r["peak_kb"] / 1024, f["peak_kb"] / 1024
             print(f"| {kind} | {r['body_bytes'] / 2**20:.2f} MiB | {r['items']} | {r['status']} | "
                   f"{r['seconds']:.2f} s | {r['base_kb'] / 1024:.0f} MB | {peak:.0f} MB | "
-                  f"{100 * peak / memory_mb:.0f}% |")
+                  f"{100 * peak / memory_mb:.0f}% | {fpeak:.0f} MB, {100 * fpeak / memory_mb:.0f}% ({f['status']}) |")
     return 0
 
 

@@ -149,6 +149,33 @@ def warm(quota: Quota, env: dict[str, str], runs: int) -> dict[str, tuple[list[f
     return results
 
 
+def forwarding(quota: Quota, env: dict[str, str], rules: str, runs: int) -> dict[str, tuple[list[float], list[float]]]:
+    """A fresh event without and with one forward target, side by side: two warm processes, turn about."""
+    plain = quota.spawn(WARM, env=env, stdin=subprocess.PIPE)
+    forwarding = quota.spawn(WARM, env={**env, "FORWARD_RULES": rules}, stdin=subprocess.PIPE)
+    results: dict[str, tuple[list[float], list[float]]] = {"without": ([], []), "with": ([], [])}
+    procs = (("without", plain), ("with", forwarding))
+    try:
+        for _, proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for n in range(-2, runs):  # two rounds of warming up: connections to COS, CLS and the downstream
+            for kind, proc in procs:
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(json.dumps(fresh_event(n * 2 + (kind == "with"))) + "\n")
+                proc.stdin.flush()
+                answer = json.loads(proc.stdout.readline())
+                assert answer["status"] == 200, answer
+                if n >= 0:
+                    results[kind][0].append(answer["wall_ms"])
+                    results[kind][1].append(answer["cpu_ms"])
+    finally:
+        for _, proc in procs:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=30)
+    return results
+
+
 def median(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})"
 
@@ -160,6 +187,7 @@ def table(runs: int, rtt_ms: float) -> str:
             env = {**os.environ, **server_env, "CSS_CALLBACK_KEYS": KEY, "LOG_LEVEL": "WARNING"}
             ours, floor, cold_cpu = cold(quota, env, runs, server_env["COS_ENDPOINT_URL"])
             hot = warm(quota, env, runs * 3)
+            side = forwarding(quota, env, server_env["BENCH_FORWARD_RULES"], runs * 3)
     finally:
         quota.close()
     ratio = statistics.median(ours) / statistics.median(floor)
@@ -176,6 +204,12 @@ def table(runs: int, rtt_ms: float) -> str:
         wall, cpu = hot[kind]
         goal = f"≤ {budget:g} (3 RTT + 10)" if kind == "fresh" else ""
         lines.append(f"| {label} | {median(wall)} | {median(cpu)} | {goal} |")
+    lines += ["", "Forwarding (side by side, the downstream in the servers' process at the same latency):", "",
+              "| warm, fresh event | wall | receiver CPU | floor |", "|---|---|---|---|"]
+    for kind, label in (("without", "without forwarding"), ("with", "with one forward target (css signing)")):
+        wall, cpu = side[kind]
+        floor = f"+{rtt_ms:g} (one round trip)" if kind == "with" else ""
+        lines.append(f"| {label} | {median(wall)} | {median(cpu)} | {floor} |")
     return "\n".join(lines)
 
 

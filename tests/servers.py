@@ -13,9 +13,11 @@ import sys
 
 from tests.fake_cls import ClsServer
 from tests.fake_cos import CosServer
+from tests.fake_downstream import Downstream
 
 SECRET_ID, SECRET_KEY = "AKIDlocalservers", "local-servers-secret"
 BUCKET, TOPIC = "bench-1250000000", "bench-topic"
+FORWARD_TO = "BENCH_FORWARD_RULES"
 
 
 def main(argv: list[str]) -> int:
@@ -24,23 +26,27 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cos = CosServer(SECRET_ID, SECRET_KEY).start()
     cls = ClsServer(SECRET_ID, SECRET_KEY).start()
-    cos.latency = cls.latency = args.latency
+    downstream = Downstream().start()  # an operator's backend, for forwarding (accepts what it is sent)
+    cos.latency = cls.latency = downstream.latency = args.latency
     env = {
         "COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "COS_ENDPOINT_URL": cos.url,
         "CLS_TOPIC_ID": TOPIC, "CLS_REGION": "ap-guangzhou", "CLS_ENDPOINT_URL": cls.url,
         "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY,
+        FORWARD_TO: f"*={downstream.url}/css",  # not a setting: FORWARD_RULES for a run that forwards
     }
     print(json.dumps(env), flush=True)
     for line in sys.stdin:  # "counts" asks for the request counts so far, "latency S" sets it; EOF stops
         command = line.split()
         if command[:1] == ["counts"]:
-            with cos.lock, cls.lock:
-                print(json.dumps({"cos": len(cos.log), "cls": len(cls.log)}), flush=True)
+            with cos.lock, cls.lock, downstream.lock:
+                print(json.dumps({"cos": len(cos.log), "cls": len(cls.log), "forwarded": len(downstream.received)}),
+                      flush=True)
         elif command[:1] == ["latency"] and len(command) == 2:
-            cos.latency = cls.latency = float(command[1])
+            cos.latency = cls.latency = downstream.latency = float(command[1])
             print(json.dumps({"latency": cos.latency}), flush=True)
     cos.stop()
     cls.stop()
+    downstream.stop()
     return 0
 
 

@@ -279,3 +279,13 @@ def test_forwarding_through_cos_and_cls(cloud: Cloud, invoke: Invoke, downstream
     assert [r["target"] for r in cloud.records() if r["kind"] == "forwarded"] == [target]
     assert invoke(body)["statusCode"] == 200  # a duplicate: no new entry
     assert pending_key(target, eid) not in cloud.objects() and len(downstream.of(eid)) == 2
+
+
+def test_css_body_finds_only_the_top_level_members_whatever_the_text() -> None:
+    raw = ('{"键": "值 \\"t\\": 1", "a": {"t": 1, "sign": "inner"}, "t": 7, "b": ["sign", {"t": 2}], '
+           '"sign":"old", "z": "ü"}').encode()
+    out = json.loads(signing.css_body(raw, "k", 100.0))
+    assert out["t"] == 700 and out["sign"] == hashlib.md5(b"k700").hexdigest()
+    assert out["a"] == {"t": 1, "sign": "inner"} and out["b"] == ["sign", {"t": 2}] and out["键"] == '值 "t": 1'
+    assert signing.css_body(raw, "k", 100.0).replace(b'"t": 700', b'"t": 7').replace(
+        b'"sign":"' + hashlib.md5(b"k700").hexdigest().encode() + b'"', b'"sign":"old"') == raw

@@ -9,9 +9,11 @@ transport (``cssai.sinks.transport``: TLS checked against certifi's bundle, prox
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cssai.jobs import signing
 from cssai.jobs.outbox import Entry
@@ -21,6 +23,7 @@ from cssai.sinks.transport import Connections
 from cssai.writes import record
 
 RELAY = 314  # never signed by CSS: forwarded as received in css mode
+RECORD_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,12 @@ def post(connections: Connections, url: str, body: bytes, headers: Mapping[str, 
     return Answer(False, response.status_code, ms, f"HTTP {response.status_code}")
 
 
+def _quietly(upload: Any, *args: Any) -> None:
+    """Bookkeeping: the forward itself was delivered whether or not its record lands."""
+    with contextlib.suppress(SinkError):
+        upload(*args)
+
+
 def _ms(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
 
@@ -66,14 +75,17 @@ def settle(entry: Entry, answer: Answer, objects: ObjectSink, logs: LogSink, set
     A write that fails here leaves the entry as it was: sent again by the job (at least once), never lost.
     """
     if answer.ok:
+        rec = record(int(now * 1000), kind="forwarded", target=entry.target, status=answer.status, ms=answer.ms,
+                     attempt=entry.attempts + 1)
+        noted = threading.Thread(target=_quietly, args=(logs.upload, [rec], {  # beside the removal: one round trip
+            "event_id": entry.event_id, "event_type": str(entry.event_type)}), daemon=True)
+        noted.start()
         try:
             objects.delete(entry.key)
         except SinkError as exc:
             return f"delivered ({answer.status}); the entry stays (removal failed: {exc}), so it may repeat"
-        with contextlib.suppress(SinkError):  # bookkeeping: the forward itself was delivered
-            logs.upload([record(int(now * 1000), kind="forwarded", target=entry.target, status=answer.status,
-                                ms=answer.ms, attempt=entry.attempts + 1)],
-                        {"event_id": entry.event_id, "event_type": str(entry.event_type)})
+        finally:
+            noted.join(RECORD_WAIT_SECONDS)
         return f"delivered ({answer.status})"
     later = entry.failed(answer.error, answer.status, now, settings.forward_retry_base_seconds, MAX_RETRY_SECONDS)
     with contextlib.suppress(SinkError):  # else it stays due now: tried again sooner, nothing lost

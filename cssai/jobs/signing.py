@@ -24,7 +24,6 @@ from cssai.signature import sign
 VALID_FOR = 600  # as CSS: t is about 10 minutes ahead
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 MIN_SECRET_BYTES = 16
-_SCAN = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)  # finds ends, converts nothing
 
 
 def secret_bytes(secret: str) -> bytes:
@@ -52,24 +51,42 @@ def standard_headers(event_id: str, timestamp: int, body: bytes, key: bytes) -> 
 
 
 def css_body(raw: bytes, key: str, now: float) -> bytes:
-    """``raw`` (a JSON object) with ``t``/``sign`` replaced in place, or added at the end; all else as received."""
-    text = raw.decode("utf-8")
+    """``raw`` (a JSON object) with ``t``/``sign`` replaced in place, or added at the end; all else as received.
+
+    The top-level members are walked with the json module's own scanner, each value skipped by a decoder
+    that keeps nothing (objects and numbers become None as soon as they are read): a 6 MB evaluation parsed
+    into objects again would cost tens of MB at SCF's 256 MB.
+    """
+    # Latin-1 maps each byte to one character, so indices are byte offsets and the text costs one byte a
+    # byte; JSON's structure is ASCII and no byte of a multi-byte UTF-8 character is ASCII, so the walk is
+    # the same as over the UTF-8 text (names compared are ASCII: "t", "sign").
+    text = raw.decode("latin-1")
+    spans = _member_values(text, ("t", "sign"))
+    del text
     t = int(now) + VALID_FOR
-    new = {"t": str(t), "sign": json.dumps(sign(key, t))}
-    spans = _member_values(text, tuple(new))
+    new = {"t": str(t).encode(), "sign": json.dumps(sign(key, t)).encode()}
     out, last = [], 0
     for name, (start, end) in sorted(spans.items(), key=lambda item: item[1]):
-        out += [text[last:start], new[name]]
+        out += [raw[last:start], new[name]]
         last = end
-    out.append(text[last:])
-    body = "".join(out)
+    out.append(raw[last:])
+    body = b"".join(out)
     missing = [name for name in new if name not in spans]
     if missing:
-        close = body.rstrip().rfind("}")
+        close = body.rstrip().rfind(b"}")
         head = body[:close].rstrip()
-        members = ",".join(f'"{name}":{new[name]}' for name in missing)
-        body = head + ("" if head.endswith("{") else ",") + members + body[close:]
-    return body.encode("utf-8")
+        members = b",".join(b'"' + name.encode() + b'":' + new[name] for name in missing)
+        body = head + (b"" if head.endswith(b"{") else b",") + members + body[close:]
+    return body
+
+
+def _nothing(_: object) -> None:
+    return None
+
+
+# Finds where a value ends and keeps none of it: every object, number and constant is dropped as read.
+_SKIP = json.JSONDecoder(object_pairs_hook=_nothing, parse_int=_nothing, parse_float=_nothing,
+                         parse_constant=_nothing)
 
 
 def _member_values(text: str, names: tuple[str, ...]) -> dict[str, tuple[int, int]]:
@@ -90,7 +107,7 @@ def _member_values(text: str, names: tuple[str, ...]) -> dict[str, tuple[int, in
         if text[index] != ":":
             raise ValueError("expected ':'")
         start = ws(text, index + 1).end()
-        _, end = _SCAN.raw_decode(text, start)
+        _, end = _SKIP.raw_decode(text, start)
         if name in names:
             found[name] = (start, end)
         index = ws(text, end).end()
