@@ -90,7 +90,7 @@ def create_trigger(config: dict) -> dict:
             "Enable": "OPEN" if params.get("enable") else "CLOSE", "CustomArgument": params.get("argument")}
 
 
-def test_the_timer_resolves_to_a_create_trigger_that_runs_both_jobs_every_minute(config: dict) -> None:
+def test_the_timer_resolves_to_a_create_trigger_that_runs_the_jobs_every_minute(config: dict) -> None:
     from cssai.jobs import timer
 
     call = create_trigger(config)
@@ -99,7 +99,7 @@ def test_the_timer_resolves_to_a_create_trigger_that_runs_both_jobs_every_minute
     assert len(fields) == 7 and fields[:2] == ["0", "*/1"] and fields[2:] == ["*"] * 5  # doc 583/9708
     assert call["TriggerName"] and call["Qualifier"] == "$DEFAULT"
     jobs, unknown = timer.named(call["CustomArgument"])  # the Message of every timer event
-    assert jobs == ["forward", "reconcile"] and unknown == []
+    assert jobs == list(timer.JOBS) and unknown == []
     event = {"Type": "Timer", "TriggerName": call["TriggerName"], "Time": "2026-12-05T12:00:00Z",
              "Message": call["CustomArgument"]}
     assert timer.is_timer(event)
@@ -154,7 +154,7 @@ def test_the_package_ships_bytecode_for_python_3_10() -> None:
 GOOD_ENV = {"STAGE": "prod", "REGION": "ap-shanghai", "SCF_ROLE": "css-receiver", "CSS_CALLBACK_KEYS": "k1",
             "CALLBACK_URL_TOKENS": "", "COS_BUCKET": "media-1300000001", "COS_REGION": "ap-shanghai",
             "COS_PREFIX": "css/", "CLS_TOPIC_ID": "t-1", "CLS_REGION": "ap-shanghai", "FORWARD_RULES": "",
-            "FORWARD_SIGNING": "css", "FORWARD_SECRET": "", "RECONCILE_EVERY_SECONDS": "600", "FUNCTION_URL": ""}
+            "FORWARD_SIGNING": "css", "FORWARD_SECRET": ""}
 RUNTIMES = {"Python3.6", "Python3.7", "Python3.9", "Python3.10", "Python3.11", "Python3.12"}  # doc 583/18586
 
 

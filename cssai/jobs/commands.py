@@ -1,4 +1,4 @@
-"""The jobs as operator commands: ``python index.py forward`` and ``python index.py reconcile``.
+"""The jobs as operator commands: ``python index.py forward`` (``reconcile`` is to come, issue 25).
 
 The same code paths as the timer; registered into the CLI's parser by ``register`` so that the CLI module
 only lists them. Output: a table for people, ``--json`` for scripts; failures on stderr; exit 1 when

@@ -507,7 +507,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--notify", action="store_true", help="also post a test message to NOTIFY_URL")
     p.set_defaults(run=doctor)
 
-    from cssai.jobs import commands  # the scheduled jobs' own commands: forward, reconcile
+    from cssai.jobs import commands  # the scheduled jobs' own commands: forward
 
     commands.register(command)
     return top
@@ -546,7 +546,7 @@ def main(argv: list[str]) -> int:
 
 
 # the deploy's settings, by default
-READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send", "forward", "reconcile")
+READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send", "forward")
 
 
 def _read_env_file(args: argparse.Namespace) -> None:
