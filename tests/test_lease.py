@@ -83,10 +83,15 @@ def plan(event_id: str) -> Plan:
                 records=[record(1000, kind="k")], common={"event_id": event_id})
 
 
-def test_a_renewal_landing_after_the_lease_lapsed_does_not_revive_it(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True)
+def short_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-second lease renewed every 0.2 s: the same races as in production, in seconds."""
     monkeypatch.setattr(executor, "LEASE_SECONDS", 1.0)
     monkeypatch.setattr(executor, "RENEW_SECONDS", 0.2)
     monkeypatch.setattr(executor, "CLOCK_SKEW_SECONDS", 0.2)
+
+
+def test_a_renewal_landing_after_the_lease_lapsed_does_not_revive_it() -> None:
     shared, logs = Objects(), Logs()
     unlucky = Unlucky(shared)
     pool = ThreadPoolExecutor(8)
@@ -120,11 +125,8 @@ def test_a_renewal_landing_after_the_lease_lapsed_does_not_revive_it(monkeypatch
     pool.shutdown()
 
 
-def test_a_holder_whose_renewals_land_keeps_its_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_holder_whose_renewals_land_keeps_its_lease() -> None:
     """The control: renewals that land in time keep a slow delivery its claim."""
-    monkeypatch.setattr(executor, "LEASE_SECONDS", 1.0)
-    monkeypatch.setattr(executor, "RENEW_SECONDS", 0.2)
-    monkeypatch.setattr(executor, "CLOCK_SKEW_SECONDS", 0.2)
     shared, logs = Objects(), Logs()
     slow = Unlucky(shared)
     pool = ThreadPoolExecutor(8)
