@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cssai import runtime
-from cssai.ops import streams as state
+from cssai import streams as state
 from tests.conftest import ROOT, Invoke, sample
 
 T0 = 1_703_731_478

@@ -310,7 +310,7 @@ def setup(args: argparse.Namespace) -> int:
 
 
 def streams(args: argparse.Namespace) -> int:
-    from cssai.ops import streams as state
+    from cssai import streams as state
 
     current = _current()
     objects = current.executor.objects

@@ -25,8 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from cssai import identity, keys
-from cssai.ops import streams
+from cssai import identity, keys, streams
 from cssai.runtime import Runtime
 
 WIDTH_PX, DPI = 1200, 100
