@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -50,41 +51,64 @@ def handle(event: object, context: object, runtime: Runtime, now: float | None =
     except SignatureError as exc:
         return _refuse(401, str(exc), fields, started)
 
+    answer_by = started + _budget(settings.deadline_seconds, context)
+    result = store(body, request.body, runtime, answer_by, fields)
+    ok = result.status == 200
+    answer = gateway.response(200, gateway.OK) if ok else gateway.error(result.status, result.message)
+    return _done(answer, fields, started, result.outcome, result.level)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What storing a verified event came to: the status CSS gets, the log line's outcome and level."""
+
+    status: int
+    outcome: str  # stored, duplicate, invalid, failed
+    level: int
+    message: str = ""
+
+
+def store(body: dict[str, Any], raw: bytes, runtime: Runtime, answer_by: float, fields: dict[str, Any], *,
+          recovered: bool = False) -> Stored:
+    """Identify, route and commit a verified event: a delivery's path, and the reconcile job's for a callback
+    CSS kept but never delivered (``recovered``: its records and log line say so; its forwards wait for the
+    forward job instead of an inline attempt)."""
+    settings = runtime.settings
     event_id = identity.event_id(body)
     event_type = body.get("event_type")
     fields.update(event_id=event_id, event_type=event_type if isinstance(event_type, int) else _text(str(event_type)),
                   stream_id=_text(body.get("stream_id", body.get("streamId"))))
-    if text.has_lone_surrogates(request.body):  # derived writes get U+FFFD; the archive keeps the bytes
+    if recovered:
+        fields["recovered"] = True
+    if text.has_lone_surrogates(raw):  # derived writes get U+FFFD; the archive keeps the bytes
         fields["invalid_unicode"] = "lone surrogates replaced by U+FFFD in derived objects and records"
         body = text.clean_tree(body)
-    plan, status, reason = route(body, event_id, request.body, runtime)
+    plan, status, reason = route(body, event_id, raw, runtime)
+    if recovered:
+        plan.common["recovered"] = "true"
     forwards = _forwards(plan, status, body, event_id, settings) if settings.forward_targets else []
     if logs.logger.isEnabledFor(logging.DEBUG):
         logs.event("plan", logging.DEBUG, event_id=event_id, objects=[o.key for o in plan.objects],
                    copies=[c.key for c in plan.copies], records=plan.record_count, status=status)
-    answer_by = started + _budget(settings.deadline_seconds, context)
     try:
         outcome = runtime.executor.commit(plan, event_id, status, answer_by)
     except (SinkError, DeadlineExceededError, InFlightError, LeaseLostError) as exc:
         fields.update(writes=0, error=str(exc))
-        answer = gateway.error(503, f"storage unavailable, retry later: {str(exc)[:500]}")
-        return _done(answer, fields, started, "failed", logging.ERROR)
+        return Stored(503, "failed", logging.ERROR, f"storage unavailable, retry later: {str(exc)[:500]}")
     fields["writes"] = outcome.writes
     if outcome.refused:  # kept as dead letters in COS: the event is stored, CLS said no to some records
         fields["cls_refused"] = outcome.refused
-    if forwards and not outcome.duplicate and outcome.status == 200:
+    if forwards and not recovered and not outcome.duplicate and outcome.status == 200:
         from cssai.jobs import inline
 
-        fields["forward"] = inline.attempt(runtime, forwards, request.body, answer_by)
+        fields["forward"] = inline.attempt(runtime, forwards, raw, answer_by)
     if runtime.notifier is not None and not outcome.duplicate and outcome.status == 200:
         fields["notify"] = runtime.notifier.notify(plan.all_records(), event_id, answer_by)
     if outcome.status == 422:
         fields["error"] = reason
-        answer = gateway.error(422, reason or "event failed validation; dead-lettered")
-        return _done(answer, fields, started, "invalid", logging.WARNING)
-    kind = "duplicate" if outcome.duplicate else "stored"
-    return _done(gateway.response(200, gateway.OK), fields, started, kind,
-                 logging.ERROR if outcome.refused else logging.INFO)
+        return Stored(422, "invalid", logging.WARNING, reason or "event failed validation; dead-lettered")
+    level = logging.ERROR if outcome.refused else logging.INFO
+    return Stored(200, "duplicate" if outcome.duplicate else "stored", level)
 
 
 def _forwards(plan: Plan, status: int, body: dict[str, Any], event_id: str, settings: Any) -> list[Any]:
