@@ -82,6 +82,12 @@ class Settings(BaseModel):
     forward_timeout_seconds: float = Field(3.0, gt=0, le=19)
     forward_retry_base_seconds: int = Field(60, ge=1, le=MAX_RETRY_SECONDS)
     forward_max_age_seconds: int = Field(86_400, ge=60, le=30 * 86_400)
+    # Reconciling with CSS's own records (docs/reconciliation.md)
+    reconcile_every_seconds: int = Field(600, ge=0, le=86_400)  # paces the timer only; 0: off
+    reconcile_lookback_seconds: int = Field(7_200, ge=120, le=14 * 86_400)  # callback records: 14 days kept
+    reconcile_max_calls: int = Field(600, ge=10, le=100_000)  # live API calls per run; the rest waits
+    live_endpoint_url: str = ""
+    function_url: str = ""
 
     @field_validator("*", mode="before")
     @classmethod
@@ -139,7 +145,7 @@ class Settings(BaseModel):
             raise ValueError(f"must be {' or '.join(FORWARD_SIGNINGS)}")
         return value.strip().lower()
 
-    @field_validator("cos_endpoint_url", "cls_endpoint_url")
+    @field_validator("cos_endpoint_url", "cls_endpoint_url", "live_endpoint_url", "function_url")
     @classmethod
     def _endpoint(cls, value: str) -> str:
         if value:

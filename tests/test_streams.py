@@ -104,9 +104,9 @@ def test_the_streams_command_as_an_operator_uses_it(tmp_path: Path) -> None:
     listed = json.loads(cli(tmp_path, "streams", "--json").stdout)
     assert listed == [
         {"stream_id": "cam-1", "live": True, "sequence": "11", "since": T0, "ended": None, "stop_reason": None,
-         "sessions": 1},
+         "sessions": 1, "reconciled": False},
         {"stream_id": "cam-2", "live": False, "sequence": "21", "since": T0, "ended": T0 + 30,
-         "stop_reason": "network", "sessions": 1},
+         "stop_reason": "network", "sessions": 1, "reconciled": False},
     ]
     live = json.loads(cli(tmp_path, "streams", "--live", "--json").stdout)
     assert [s["stream_id"] for s in live] == ["cam-1"]

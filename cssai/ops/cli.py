@@ -330,7 +330,7 @@ def streams(args: argparse.Namespace) -> int:
     print(f"{'stream':<28} {'state':<6} {'sequence':<22} {'since (UTC)':<20} {'ended (UTC)':<20} reason")
     for s in shown:
         print(f"{s.stream_id:<28} {'live' if s.live else 'ended':<6} {s.sequence:<22} {_utc(s.since):<20} "
-              f"{_utc(s.ended):<20} {s.stop_reason or ''}")
+              f"{_utc(s.ended):<20} {s.stop_reason or ''}{' (reconciled with CSS)' if s.reconciled else ''}")
     return 0
 
 
