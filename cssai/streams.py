@@ -151,9 +151,12 @@ def _merged(sessions: dict[str, Session]) -> dict[str, Session]:
     return sessions
 
 
-def load(objects: ObjectSink, stream: str | None = None) -> list[dict[str, Any]]:
-    """Every stored stream object (``streams/{stream}/{date}/…``), fetched 16 at a time."""
-    prefix = f"streams/{keys.segment(stream)}/" if stream is not None else "streams/"
+def load(objects: ObjectSink, stream: str | None = None, *, folder: str | None = None) -> list[dict[str, Any]]:
+    """Every stored stream object (``streams/{stream}/{date}/…``; one stream's, or one folder's: a stream id
+    already sanitised), fetched 16 at a time."""
+    if folder is None and stream is not None:
+        folder = keys.segment(stream)
+    prefix = f"streams/{folder}/" if folder is not None else "streams/"
     wanted = [k for k in objects.list(prefix) if k.endswith(".json")]
     docs = []
     with ThreadPoolExecutor(max_workers=FETCHERS) as pool:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 
 from cssai.sinks.cls_pb2 import LogGroupList
+from tests import tc3
 from tests.fake_http import FaultyHandler, FaultyServer
-
-
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
 class ClsHandler(FaultyHandler):
@@ -23,31 +17,8 @@ class ClsHandler(FaultyHandler):
         self.answer(200, body.encode(), "application/json")
 
     def _authorised(self, payload: bytes) -> bool:
-        auth = self.headers.get("Authorization", "")
-        try:
-            algorithm, rest = auth.split(" ", 1)
-            parts = dict(p.strip().split("=", 1) for p in rest.split(","))
-            secret_id, date, service, _ = parts["Credential"].split("/")
-        except ValueError:
-            return False
-        timestamp = self.headers.get("X-TC-Timestamp", "0")
-        if algorithm != "TC3-HMAC-SHA256" or secret_id != self.server.secret_id or service != "cls":
-            return False
-        if abs(time.time() - int(timestamp)) > 300:
-            return False
-        if self.server.token and self.headers.get("X-TC-Token") != self.server.token:
-            return False
-        canonical = "\n".join([
-            "POST", "/", "",
-            f"content-type:{self.headers.get('Content-Type')}\nhost:{self.headers.get('Host')}\n",
-            "content-type;host",
-            hashlib.sha256(payload).hexdigest(),
-        ])
-        scope = f"{date}/{service}/tc3_request"
-        to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        key = _hmac(_hmac(_hmac(("TC3" + self.server.secret_key).encode(), date), service), "tc3_request")
-        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, parts.get("Signature", ""))
+        server = self.server
+        return tc3.verify(self.headers, payload, "cls", server.secret_id, server.secret_key, server.token)
 
     def do_POST(self) -> None:
         payload = self.read_body()

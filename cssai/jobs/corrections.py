@@ -47,8 +47,7 @@ class Correction:
         text = f"{self.stream}\n{self.event}\n{self.sequence}\n{self.time}"
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
-    def stream_object(self) -> PutObject:
-        """``streams/{stream}/{date}/{time}-{sequence}-{event}-r{id}.json``: named as a callback's, keyed by content."""
+    def doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"stream_id": self.stream, "event": self.event, "sequence": self.sequence,
                                "event_time": self.time, "source": SOURCE, "basis": self.basis,
                                "reconcile_id": self.identity}
@@ -58,8 +57,13 @@ class Correction:
             doc["css_session"] = {"start": self.session.start, "end": self.session.end,
                                   "domain": self.session.domain, "app": self.session.app,
                                   "stop_reason": self.session.stop_reason, "client_ip": self.session.client_ip}
+        return doc
+
+    def stream_object(self) -> PutObject:
+        """``streams/{stream}/{date}/{time}-{sequence}-{event}-r{id}.json``: named as a callback's, keyed by content."""
         name = f"{self.time}-{keys.segment(self.sequence)}-{self.event}-r{self.identity[:16]}.json"
-        return json_object(keys.join("streams", keys.segment(self.stream), identity.day(self.time), name), doc)
+        return json_object(keys.join("streams", keys.segment(self.stream), identity.day(self.time), name),
+                           self.doc())
 
     def stream_record(self) -> LogRecord:
         """The ``stream_start``/``stream_end`` record a callback would have made, marked ``source: reconcile``."""

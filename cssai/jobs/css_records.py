@@ -88,9 +88,15 @@ def _sessions(api: LiveApi, start: int, end: int, stream: str | None) -> list[Cs
     return out
 
 
-def attempts(api: LiveApi, stream: str, start: int, end: int, now: float) -> tuple[list[Attempt], int | None]:
-    """Every callback attempt for ``stream`` in ``[start, end)``, one-day spans within 14 days; the clip."""
-    windows, clipped = spans(CALLBACK_RECORDS, start, end, now)
+def attempts(api: LiveApi, stream: str, intervals: list[tuple[int, int]], now: float) -> tuple[list[Attempt],
+                                                                                              int | None]:
+    """Every callback attempt for ``stream`` in the ``intervals``, one-day spans within 14 days; the clip."""
+    windows: list[tuple[int, int]] = []
+    clipped = None
+    for start, end in intervals:
+        split, cut = spans(CALLBACK_RECORDS, start, end, now)
+        windows += split
+        clipped = cut if cut is not None else clipped
     found: list[Attempt] = []
     for begin, until in windows:
         params = {"StartTime": utc(begin), "EndTime": utc(until), "StreamName": stream}

@@ -3,8 +3,8 @@
 Recognised only as the invocation's own event: an HTTP request whose body looks like a timer event is an
 HTTP request like any other (authenticated as a callback, so refused unsigned). ``Message`` (the trigger's
 ``argument`` in serverless.yml, CreateTrigger's CustomArgument) names the jobs, comma-separated; empty or
-``all`` runs every job. Today that is ``forward``; ``reconcile`` (issue 25) is not built yet and is reported
-as unknown. Timers invoke asynchronously and SCF may retry, so runs overlap:
+``all`` runs every job: ``forward``, then ``reconcile`` (paced by RECONCILE_EVERY_SECONDS; its live SDK is
+imported when it runs, never by a callback). Timers invoke asynchronously and SCF may retry, so runs overlap:
 each job holds its own lease (``cssai.jobs.lease``). The answer is a plain JSON-able summary, never raised.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from cssai import logs, runtime
 from cssai.settings import SettingsError
 
-JOBS = ("forward",)
+JOBS = ("forward", "reconcile")
 DEFAULT_BUDGET_SECONDS = 25.0
 MARGIN_SECONDS = 3.0
 
@@ -75,4 +75,10 @@ def _forward(current: runtime.Runtime, deadline: float, *, timer: bool) -> dict[
     return forward.run(current, deadline)
 
 
-RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {"forward": _forward}
+def _reconcile(current: runtime.Runtime, deadline: float, *, timer: bool) -> dict[str, Any]:
+    from cssai.jobs import reconcile
+
+    return reconcile.run(current, deadline, timer=timer)
+
+
+RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {"forward": _forward, "reconcile": _reconcile}

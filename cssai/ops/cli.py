@@ -27,7 +27,8 @@ from cssai.settings import SettingsError
 
 DEV_KEY = "local-dev-key-not-for-production"
 DEV_TOKEN = "local-dev-token-not-for-production"  # noqa: S105 - announced, for local trials only
-COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor", "streams", "setup", "forward")
+COMMANDS = ("invoke", "serve", "sign", "send", "replay", "report", "doctor", "streams", "setup", "forward",
+            "reconcile")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 USAGE, FAILURE = 2, 1
 
@@ -546,7 +547,7 @@ def main(argv: list[str]) -> int:
 
 
 # the deploy's settings, by default
-READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send", "forward")
+READS_ENV_FILE = ("doctor", "setup", "streams", "replay", "report", "send", "forward", "reconcile")
 
 
 def _read_env_file(args: argparse.Namespace) -> None:

@@ -1,0 +1,391 @@
+"""The reconcile job against a local live API (tests/fake_live.py: TC3-checked, paged, limited, throttling).
+
+What CSS kept but never delivered is recovered through the delivery path; sessions the callbacks lack are
+reconciled; what cannot be recovered is a gap, told once; a second run writes nothing; a dry run writes
+nothing at all; the API's spans, retention, pages and rate are respected.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cssai import runtime
+from cssai.jobs import css_records, reconcile, timer
+from cssai.ops import events
+from tests.conftest import KEY, ROOT, SECRET_ID, SECRET_KEY, TOKEN, answer_body, local_records, sample, tree
+from tests.fake_live import LiveServer, Record, Session
+
+NOW = int(time.time())
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    server = LiveServer(SECRET_ID, SECRET_KEY, TOKEN).start()
+    for name, value in {"LIVE_ENDPOINT_URL": server.url, "TENCENTCLOUD_SECRETID": SECRET_ID,
+                        "TENCENTCLOUD_SECRETKEY": SECRET_KEY, "TENCENTCLOUD_SESSIONTOKEN": TOKEN}.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    yield server
+    server.stop()
+
+
+def push(stream: str, sequence: str, at: int, **extra: Any) -> dict[str, Any]:
+    return {**sample(1), "stream_id": stream, "channel_id": stream, "sequence": sequence, "event_time": at, **extra}
+
+
+def stop(stream: str, sequence: str, at: int, **extra: Any) -> dict[str, Any]:
+    return {**sample(0), "stream_id": stream, "channel_id": stream, "sequence": sequence, "event_time": at, **extra}
+
+
+def kept(body: dict[str, Any], result_code: int = 0, at: int | None = None) -> Record:
+    """What CSS's callback records keep of one attempt: the body as it was sent, signed (t, sign)."""
+    signed = events.signed(body, KEY)
+    when = at if at is not None else body.get("event_time") or body.get("end_time") or NOW - 600
+    return Record(body.get("stream_id", ""), when, body["event_type"], json.dumps(signed, separators=(",", ":")),
+                  result_code, '{"code":0}' if result_code == 0 else "HTTP 503")
+
+
+def run(**options: Any) -> dict[str, Any]:
+    return reconcile.run(runtime.current(), time.monotonic() + 120, **options)
+
+
+def streams_json(sink: Path) -> dict[str, dict[str, Any]]:
+    from cssai import streams
+
+    found = streams.states(streams.load(runtime.current().executor.objects))
+    return {s.stream_id: s.as_json() for s in found}
+
+
+def outside_jobs(root: Path) -> dict[str, bytes]:
+    """Everything a run may write except its own bookkeeping (jobs/ and the run record in CLS)."""
+    files = tree(root)
+    files.pop("cls/records.jsonl", None)
+    return {k: v for k, v in files.items() if not k.startswith(("cos/jobs/", "cls/.uploads/"))}
+
+
+def test_lost_push_and_stop_are_recovered_once_and_a_second_run_writes_nothing(sink: Path, live: LiveServer) -> None:
+    start = NOW - 1800
+    live.state.sessions.append(Session("cam-1", start, start + 600))
+    live.state.records += [kept(push("cam-1", "41", start), result_code=-1),  # every attempt failed
+                           kept(push("cam-1", "41", start), result_code=-1),
+                           kept(stop("cam-1", "41", start + 600), result_code=0)]  # answered 200 elsewhere
+    summary = run()
+    assert summary["recovered"] == {"1": 1, "0": 1} and summary["reconciled"] == 0 and summary["gaps"] == 0
+    assert summary["streams"] == 1
+    archived = sorted(k for k in tree(sink) if k.startswith("cos/events/"))
+    assert len(archived) == 2
+    state = streams_json(sink)["cam-1"]
+    assert state["live"] is False and state["sequence"] == "41" and state["reconciled"] is False
+    recovered = [r for r in local_records(sink) if r.get("kind") in ("stream_start", "stream_end")]
+    assert len(recovered) == 2 and all(r["recovered"] == "true" for r in recovered)
+    assert [r for r in local_records(sink) if r["kind"] == "reconcile_run"]
+
+    before = outside_jobs(sink)
+    records_before = [r for r in local_records(sink) if r["kind"] != "reconcile_run"]
+    again = run()
+    assert again["recovered"] == {} and again["already"] == 2 and again["gaps"] == 0
+    assert outside_jobs(sink) == before
+    assert [r for r in local_records(sink) if r["kind"] != "reconcile_run"] == records_before
+
+
+def test_a_callback_that_was_delivered_is_not_stored_again(sink: Path, live: LiveServer, invoke: Any) -> None:
+    start = NOW - 900
+    body = push("cam-2", "7", start)
+    assert invoke(body)["statusCode"] == 200
+    live.state.sessions.append(Session("cam-2", start))
+    live.state.records.append(kept(body))  # CSS re-signed it: another t and sign, the same event_id
+    live.state.online.add("cam-2")
+    before = outside_jobs(sink)
+    summary = run()
+    assert summary["already"] == 1 and summary["recovered"] == {} and summary["reconciled"] == 0
+    assert outside_jobs(sink) == before
+
+
+def test_a_session_without_any_callback_is_reconciled_and_reported_once(sink: Path, live: LiveServer) -> None:
+    start = NOW - 3000
+    live.state.sessions.append(Session("cam-3", start, start + 1200, stop_reason="user stopped"))
+    summary = run()
+    assert summary["reconciled"] == 2 and summary["gaps"] == 2 and summary["recovered"] == {}
+    made = {k: json.loads(v) for k, v in tree(sink).items() if k.startswith("cos/streams/cam-3/")}
+    assert sorted(d["event"] for d in made.values()) == ["start", "stop"]
+    assert all(d["source"] == "reconcile" and d["sequence"] == f"reconcile-{start}" for d in made.values())
+    alerts = [k for k in tree(sink) if k.startswith("cos/alerts/delivery/cam-3/")]
+    assert len(alerts) == 2
+    gaps = [r for r in local_records(sink) if r["kind"] == "delivery_gap"]
+    assert sorted(r["gap"] for r in gaps) == ["stream_end", "stream_start"] and all(r["alert"] == "delivery_gap"
+                                                                                 for r in gaps)
+    ends = [r for r in local_records(sink) if r["kind"] == "stream_end"]
+    assert ends and ends[0]["source"] == "reconcile"  # the CLS query for stream state sees it too
+    state = streams_json(sink)["cam-3"]
+    assert state["live"] is False and state["reconciled"] is True and state["since"] == start
+
+    before, records = outside_jobs(sink), len([r for r in local_records(sink) if r["kind"] != "reconcile_run"])
+    again = run()
+    assert again["reconciled"] == 0 and again["gaps"] == 0
+    assert outside_jobs(sink) == before
+    assert len([r for r in local_records(sink) if r["kind"] != "reconcile_run"]) == records
+
+
+def test_a_lost_stop_is_matched_to_its_push_by_time_and_takes_its_sequence(sink: Path, live: LiveServer,
+                                                                           invoke: Any) -> None:
+    start = NOW - 2000
+    assert invoke(push("cam-4", "900", start))["statusCode"] == 200
+    live.state.sessions.append(Session("cam-4", start + 2, start + 700))  # CSS's clock: 2 s apart
+    summary = run()
+    assert summary["reconciled"] == 1
+    state = streams_json(sink)["cam-4"]
+    assert state == {**state, "live": False, "sequence": "900", "ended": start + 700, "reconciled": True}
+    # the stop callback comes late after all: a callback's time wins, and the session is no longer made up
+    assert invoke(stop("cam-4", "900", start + 698))["statusCode"] == 200
+    state = streams_json(sink)["cam-4"]
+    assert state["ended"] == start + 698 and state["reconciled"] is False
+
+
+def test_a_late_push_callback_merges_with_the_session_made_up_for_it(sink: Path, live: LiveServer,
+                                                                     invoke: Any) -> None:
+    start = NOW - 2400
+    live.state.sessions.append(Session("cam-5", start, start + 300))
+    assert run()["reconciled"] == 2
+    assert invoke(push("cam-5", "77", start + 1))["statusCode"] == 200
+    state = streams_json(sink)["cam-5"]
+    assert state["sequence"] == "77" and state["sessions"] == 1 and state["live"] is False
+    assert state["ended"] == start + 300 and state["reconciled"] is True  # its end is still made up
+
+
+def test_a_stream_shown_live_that_css_lists_offline_gets_an_end(sink: Path, live: LiveServer, invoke: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILE_LOOKBACK_SECONDS", "600")  # the pushes started before the window
+    runtime.reset()
+    for name, at in (("gone", NOW - 5000), ("on-air", NOW - 5000), ("just-pushed", NOW - 30)):
+        assert invoke(push(name, "1", at))["statusCode"] == 200
+    live.state.online.add("on-air")
+    summary = run()
+    assert summary["reconciled"] == 1 and summary["gaps"] == 1
+    state = streams_json(sink)
+    assert state["gone"]["live"] is False and state["gone"]["reconciled"] is True
+    assert state["on-air"]["live"] is True and state["just-pushed"]["live"] is True  # online; or too recent
+    made = [json.loads(v) for k, v in tree(sink).items() if k.startswith("cos/streams/gone/") and "-r" in k]
+    assert made[0]["basis"] == "online_list" and made[0]["end_estimated"] is True
+    assert run()["reconciled"] == 0
+
+
+def test_an_attempt_that_cannot_be_read_back_is_a_gap_told_once(sink: Path, live: LiveServer) -> None:
+    at = NOW - 1200
+    live.state.records += [Record("cam-6", at, 100, '{"event_type":100,"stream_id":"cam-6","file_', -1, "timeout"),
+                           Record("cam-6", at + 60, 100, "", 0)]  # delivered, nothing to read: not a gap
+    live.state.sessions.append(Session("cam-6", at - 100))
+    live.state.online.add("cam-6")
+    summary = run()
+    assert summary["gaps"] == 2  # the lost recording, and the push CSS reports that no callback shows
+    lost = [r for r in local_records(sink) if r["kind"] == "delivery_gap" and r["gap"] == "callback_100"]
+    assert len(lost) == 1 and lost[0]["result_code"] == "-1" and lost[0]["stream_id"] == "cam-6"
+    assert run()["gaps"] == 0
+
+
+def test_a_recovered_body_that_does_not_validate_is_dead_lettered(sink: Path, live: LiveServer) -> None:
+    at = NOW - 1000
+    bad = {**sample(100), "stream_id": "cam-7", "end_time": at, "file_size": {"not": "a number"}}
+    live.state.records.append(kept(bad, result_code=-1))
+    live.state.sessions.append(Session("cam-7", at - 500, at))
+    summary = run()
+    assert summary["invalid"] == 1
+    assert [k for k in tree(sink) if k.startswith("cos/deadletter/")]
+
+
+def test_a_dry_run_writes_nothing_at_all(sink: Path, live: LiveServer, invoke: Any) -> None:
+    start = NOW - 2000
+    assert invoke(push("cam-8", "5", start))["statusCode"] == 200
+    live.state.sessions.append(Session("cam-8", start, start + 100))
+    live.state.sessions.append(Session("cam-9", start, start + 100))
+    live.state.records.append(kept(stop("cam-8", "5", start + 100), result_code=-1))
+    before = tree(sink)
+    summary = run(dry_run=True)
+    assert tree(sink) == before
+    assert summary["recovered"] == {"0": 1} and summary["reconciled"] == 2  # cam-9's start and end only
+    assert any("recover 0" in w for w in summary["would"]) and any("cam-9" in w for w in summary["would"])
+
+
+def test_every_recovered_family_is_stored_as_delivered(sink: Path, live: LiveServer) -> None:
+    """Whatever CSS kept, of any type: the same objects as a delivery (here: the 17 samples for one stream)."""
+    from tests.conftest import SAMPLES
+
+    at = NOW - 3000
+    for event_type in SAMPLES:
+        body = {**sample(event_type), "stream_id": "cam-all"}
+        live.state.records.append(kept(body, result_code=-1, at=at + event_type))
+    live.state.sessions.append(Session("cam-all", at))
+    live.state.online.add("cam-all")
+    summary = run()
+    assert sum(summary["recovered"].values()) + summary["invalid"] == len(SAMPLES) and summary["failed"] == 0
+    archived = [k for k in tree(sink) if k.startswith("cos/events/")]
+    assert len(archived) == len(SAMPLES)
+
+
+def test_spans_retention_pages_and_rate_are_respected(sink: Path, live: LiveServer, invoke: Any) -> None:
+    since = NOW - 20 * 86_400  # beyond the callback records' 14 days
+    assert invoke(push("old-live", "1", NOW - 16 * 86_400))["statusCode"] == 200  # shown live: the whole window
+    live.state.sessions += [Session(f"s{i:03d}", NOW - 3 * 86_400 + i * 60, NOW - 3 * 86_400 + i * 60 + 30)
+                            for i in range(150)]  # two pages of sessions
+    live.state.records += [kept(push("s000", "1", NOW - 3 * 86_400), result_code=-1)]
+    live.throttle["DescribeCallbackRecordsList"] = 2  # the API says slow down, twice
+    summary = reconcile.run(runtime.current(), time.monotonic() + 300, since=since, stream=None)
+    assert live.refused == ["DescribeCallbackRecordsList"] * 2 and summary["throttled"] == 2
+    assert any("14 days" in c for c in summary["clipped"])
+    for params in live.actions("DescribeCallbackRecordsList"):
+        begin, end = (css_records.parse_time(params[k]) for k in ("StartTime", "EndTime"))
+        assert begin is not None and end is not None and 0 < end - begin <= 86_400 and begin >= NOW - 14 * 86_400
+    assert live.busiest_second("DescribeCallbackRecordsList") <= 20
+    pages = [p["PageNum"] for p in live.actions("DescribeLiveStreamEventList")]
+    assert pages == [1, 2]
+    assert summary["streams"] == 151 and summary["recovered"] == {"1": 1}
+    # one call per stream and day of its sessions; the live stream's 14 days (clipped) one a day
+    assert summary["calls"]["DescribeCallbackRecordsList"] == 150 + 2 + 14
+
+
+def test_an_event_list_over_its_entry_limit_is_queried_in_halves(sink: Path, live: LiveServer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(css_records, "EVENT_LIST_MAX_ENTRIES", 40)  # the API's 10,000, made small
+    live.state.sessions += [Session(f"h{i:03d}", NOW - 3600 + i * 20, NOW - 3600 + i * 20 + 5) for i in range(100)]
+    found, _ = css_records.sessions(reconcile.LiveApi(runtime.current().settings, 1000, time.monotonic() + 60),
+                                    NOW - 4000, NOW - 60, NOW)
+    assert len(found) == 100
+    totals = [p for p in live.actions("DescribeLiveStreamEventList") if p["PageNum"] == 1]
+    assert len(totals) > 2  # the first answer said 100 > 40: halved until each half fits
+
+
+def test_a_run_out_of_calls_leaves_the_rest_to_the_next_timer_run(sink: Path, live: LiveServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILE_MAX_CALLS", "12")
+    runtime.reset()
+    live.state.sessions += [Session(f"c{i:02d}", NOW - 3000 + i, NOW - 2000 + i) for i in range(25)]
+    event = {"Type": "Timer", "TriggerName": "jobs", "Time": "2026-12-05T00:00:00Z", "Message": "reconcile"}
+    checked, rounds = 0, 0
+    while rounds < 10:
+        rounds += 1
+        answer = timer.handle(event, {"time_limit_in_ms": 30000})["reconcile"]
+        assert "error" not in answer
+        checked += answer.get("streams", 0)
+        if not answer.get("stopped"):
+            break
+        assert answer["remaining"] > 0
+    assert checked == 25 and rounds > 2
+    made = {k.split("/")[2] for k in tree(sink) if k.startswith("cos/streams/")}
+    assert made == {f"c{i:02d}" for i in range(25)}  # every stream corrected, over several runs
+    assert timer.handle(event, None)["reconcile"] == {"job": "reconcile",
+                                                      "skipped": "not due (RECONCILE_EVERY_SECONDS)"}
+
+
+def test_the_timer_paces_reconcile_and_zero_turns_it_off(sink: Path, live: LiveServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    event = {"Type": "Timer", "TriggerName": "jobs", "Time": "2026-12-05T00:00:00Z", "Message": ""}
+    first = timer.handle(event, None)
+    assert set(first) >= {"forward", "reconcile"} and "skipped" not in first["reconcile"]
+    assert "skipped" in timer.handle(event, None)["reconcile"]
+    monkeypatch.setenv("RECONCILE_EVERY_SECONDS", "0")
+    runtime.reset()
+    assert "off" in timer.handle(event, None)["reconcile"]["skipped"]
+    assert "skipped" not in run()  # the command always runs
+
+
+def test_an_api_that_fails_stops_the_run_and_says_so(sink: Path, live: LiveServer) -> None:
+    live.inject("POST", "DescribeLiveStreamEventList", "500")
+    summary = run()
+    assert "before any stream" in summary["stopped"]
+    live.state.sessions.append(Session("x", NOW - 900))
+    wrong = LiveServer(SECRET_ID, "another-key").start()  # a signature the service refuses
+    try:
+        monkeypatch_env = {"LIVE_ENDPOINT_URL": wrong.url}
+        import os
+
+        old = os.environ["LIVE_ENDPOINT_URL"]
+        os.environ.update(monkeypatch_env)
+        runtime.reset()
+        refused = run()
+        os.environ["LIVE_ENDPOINT_URL"] = old
+    finally:
+        wrong.stop()
+    assert "AuthFailure.SignatureFailure" in refused["stopped"]
+
+
+def test_recovered_events_reach_cos_and_cls_and_are_forwarded(cloud: Any, live: LiveServer) -> None:
+    from tests.fake_downstream import Downstream
+
+    downstream = Downstream(key=KEY).start()
+    try:
+        cloud.configure(FORWARD_RULES=f"*={downstream.url}/hook")
+        at = NOW - 1500
+        live.state.sessions.append(Session("cam-c", at, at + 60))
+        live.state.records += [kept(push("cam-c", "3", at), -1), kept(stop("cam-c", "3", at + 60), -1)]
+        summary = run()
+        assert summary["recovered"] == {"1": 1, "0": 1}
+        assert any(k.startswith("events/1/") for k in cloud.objects())
+        flagged = [r for r in cloud.records() if r.get("kind") in ("stream_start", "stream_end")]
+        assert len(flagged) == 2 and all(r.get("recovered") == "true" for r in flagged)
+        assert len([k for k in cloud.objects() if k.startswith("outbox/")]) == 2  # the forward job sends them
+        from cssai.jobs import forward
+
+        sent = forward.run(runtime.current(), time.monotonic() + 30)
+        assert sent["delivered"] == 2 and len(downstream.received) == 2
+        assert run()["recovered"] == {} and not [k for k in cloud.objects() if k.startswith("outbox/")]
+    finally:
+        downstream.stop()
+
+
+def test_the_command_as_an_operator_uses_it(sink: Path, live: LiveServer, tmp_path: Path) -> None:
+    live.state.sessions.append(Session("op-1", NOW - 1000, NOW - 900))
+    env = {"PATH": "/usr/bin:/bin", "CSS_CALLBACK_KEYS": KEY, "LOCAL_SINK_DIR": str(sink),
+           "LIVE_ENDPOINT_URL": live.url, "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY,
+           "TENCENTCLOUD_SESSIONTOKEN": TOKEN}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "index.py", "reconcile", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    dry = cli("--dry-run")
+    assert dry.returncode == 0 and "would reconcile start of op-1" in dry.stdout and not (sink / "cos").exists()
+    done = json.loads(cli("--json").stdout)
+    assert done["reconciled"] == 2 and done["calls"]["DescribeCallbackRecordsList"] == 1
+    day = time.strftime("%Y-%m-%d", time.gmtime(NOW - 86_400))
+    assert cli("--since", day, "--stream", "op-1").returncode == 0
+    for wrong, says in ((("--since", "yesterday"), "YYYY-MM-DD"), (("--since", "2026-12-05", "--until", "2026-12-01"),
+                                                                  "is not before"),
+                        (("--until", "2099-01-01"), "future"), (("--dryrun",), "--dry-run")):
+        bad = cli(*wrong)
+        assert bad.returncode == 2 and says in bad.stderr, (wrong, bad.stderr)
+
+
+def test_the_callback_path_never_imports_the_reconcile_job_or_the_live_sdk(tmp_path: Path) -> None:
+    child = """
+import json, sys
+import index
+from cssai.ops import events
+answers = []
+for name in sys.argv[1:]:
+    body = json.load(open(name))
+    answers.append(index.main_handler(events.wrap(events.signed(body, "layout-key"), "url"), None)["statusCode"])
+print(json.dumps({"answers": answers, "loaded": sorted(m for m in sys.modules if m.startswith(
+    ("tencentcloud.live", "cssai.jobs.reconcile", "cssai.jobs.live_api", "cssai.jobs.css_records",
+     "cssai.jobs.corrections")))}))
+"""
+    import os
+
+    env = {**os.environ, "CSS_CALLBACK_KEYS": "layout-key", "LOCAL_SINK_DIR": str(tmp_path / "out"),
+           "FORWARD_RULES": "*=http://127.0.0.1:9/hook", "FORWARD_TIMEOUT_SECONDS": "0.5"}
+    files = [str(p) for p in sorted((ROOT / "samples").glob("*.json")) if not p.name.startswith("314")]
+    done = subprocess.run([sys.executable, "-c", child, *files], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result["answers"]) == {200} and result["loaded"] == []
+
+
+def test_a_timer_shaped_http_body_is_still_a_callback(invoke: Any) -> None:
+    answer = invoke({"Type": "Timer", "TriggerName": "jobs", "Message": "reconcile"}, sign=False)
+    assert answer["statusCode"] == 401 and "t" in answer_body(answer)["message"]
