@@ -135,6 +135,14 @@ def test_cam_policies_grant_what_runs(config: dict) -> None:
     assert {"name/cos:GetBucket", "name/cos:GetBucketVersioning", "name/cos:DeleteObject"} <= actions(operator)
     deletes = [s for s in operator["statement"] if "name/cos:DeleteObject" in s["action"]]
     assert all(r.endswith(("/doctor/*", *jobs_only)) for s in deletes for r in s["resource"])  # probes and jobs
+    # exactly the read-only live actions the reconcile job calls; doctor's template check reads three more
+    from cssai.jobs import live_api
+
+    job_actions = {a.split(":", 1)[1] for a in actions(role) if a.startswith("name/live:")}
+    assert job_actions == {live_api.EVENT_LIST, live_api.CALLBACK_RECORDS, live_api.ONLINE_LIST}  # reads only
+    operator_live = {a.split(":", 1)[1] for a in actions(operator) if a.startswith("name/live:")}
+    assert operator_live == job_actions | {"DescribeLiveCallbackRules", "DescribeLiveCallbackTemplates",
+                                           "DescribeLiveDomains"}
 
 
 def test_the_web_function_bootstrap_serves_on_port_9000() -> None:
@@ -154,7 +162,8 @@ def test_the_package_ships_bytecode_for_python_3_10() -> None:
 GOOD_ENV = {"STAGE": "prod", "REGION": "ap-shanghai", "SCF_ROLE": "css-receiver", "CSS_CALLBACK_KEYS": "k1",
             "CALLBACK_URL_TOKENS": "", "COS_BUCKET": "media-1300000001", "COS_REGION": "ap-shanghai",
             "COS_PREFIX": "css/", "CLS_TOPIC_ID": "t-1", "CLS_REGION": "ap-shanghai", "FORWARD_RULES": "",
-            "FORWARD_SIGNING": "css", "FORWARD_SECRET": ""}
+            "FORWARD_SIGNING": "css", "FORWARD_SECRET": "", "RECONCILE_EVERY_SECONDS": "600",
+            "RECONCILE_LOOKBACK_SECONDS": "7200"}
 RUNTIMES = {"Python3.6", "Python3.7", "Python3.9", "Python3.10", "Python3.11", "Python3.12"}  # doc 583/18586
 
 

@@ -246,6 +246,9 @@ def test_spans_retention_pages_and_rate_are_respected(sink: Path, live: LiveServ
     pages = [p["PageNum"] for p in live.actions("DescribeLiveStreamEventList")]
     assert pages == [1, 2]
     assert summary["streams"] == 151 and summary["recovered"] == {"1": 1}
+    role = json.loads((ROOT / "deploy" / "cam-policy.json").read_text())
+    granted = {a.split(":", 1)[1] for s in role["statement"] for a in s["action"] if a.startswith("name/live:")}
+    assert {action for _, action, _ in live.calls} == set(summary["calls"]) == granted  # what the role may call
     # one call per stream and day of its sessions; the live stream's 14 days (clipped) one a day
     assert summary["calls"]["DescribeCallbackRecordsList"] == 150 + 2 + 14
 
