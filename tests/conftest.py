@@ -145,9 +145,10 @@ TOPIC = "topic-0000-1111"
 class Cloud:
     """The local COS and CLS servers, and the settings that point the receiver at them."""
 
-    def __init__(self, cos: Any, cls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, cos: Any, cls: Any, monkeypatch: pytest.MonkeyPatch, live: Any = None) -> None:
         self.cos = cos
         self.cls = cls
+        self.live = live  # CSS's live API (doctor's template check, the reconcile job)
         self.monkeypatch = monkeypatch
 
     def configure(self, **env: str) -> None:
@@ -168,19 +169,22 @@ class Cloud:
 def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     from tests.fake_cls import ClsServer
     from tests.fake_cos import CosServer
+    from tests.fake_live import LiveServer
 
     cos = CosServer(SECRET_ID, SECRET_KEY, TOKEN).start()
     cls = ClsServer(SECRET_ID, SECRET_KEY, TOKEN).start()
+    live = LiveServer(SECRET_ID, SECRET_KEY, TOKEN).start()
     env = {
         "COS_BUCKET": BUCKET, "COS_REGION": "ap-guangzhou", "COS_ENDPOINT_URL": cos.url,
-        "CLS_TOPIC_ID": TOPIC, "CLS_REGION": "ap-guangzhou", "CLS_ENDPOINT_URL": cls.url,
+        "CLS_TOPIC_ID": TOPIC, "CLS_REGION": "ap-guangzhou", "CLS_ENDPOINT_URL": cls.url, "LIVE_ENDPOINT_URL": live.url,
         "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY,
         "TENCENTCLOUD_SESSIONTOKEN": TOKEN, "REQUEST_TIMEOUT_SECONDS": "2",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
-    yield Cloud(cos, cls, monkeypatch)
+    yield Cloud(cos, cls, monkeypatch, live)
     runtime.reset()
     cos.stop()
     cls.stop()
+    live.stop()

@@ -167,14 +167,20 @@ def _online(server: LiveServer, params: dict[str, Any], now: float) -> dict[str,
             "TotalNum": total, "TotalPage": pages}
 
 
+def _domains(server: LiveServer, params: dict[str, Any]) -> dict[str, Any]:
+    kind = params.get("DomainType")
+    found = [d for d in server.state.domains if kind is None or d.get("Type") == kind]
+    page, total, _ = _paged(found, params, 100, required=False)
+    return {"AllCount": total, "DomainList": page}  # no TotalPage: the real answer has none
+
+
 ACTIONS = {
     "DescribeLiveStreamEventList": _event_list,
     "DescribeCallbackRecordsList": _callback_records,
     "DescribeLiveStreamOnlineList": _online,
     "DescribeLiveCallbackRules": lambda server, params, now: {"Rules": server.state.rules},
     "DescribeLiveCallbackTemplates": lambda server, params, now: {"Templates": server.state.templates},
-    "DescribeLiveDomains": lambda server, params, now: {"AllCount": len(server.state.domains),
-                                                        "DomainList": server.state.domains},
+    "DescribeLiveDomains": lambda server, params, now: _domains(server, params),
 }
 
 

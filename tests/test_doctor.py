@@ -128,3 +128,48 @@ def test_failures_go_to_stderr_and_passes_to_stdout(cloud: Cloud, capsys: pytest
     out = capsys.readouterr()
     assert "✗ COS" in out.err and "✗ COS" not in out.out and "✓ settings" in out.out
     assert "checks passed: fix the ✗ lines above" in out.err
+
+
+FUNCTION = "https://1250000000-abcdefgh.ap-guangzhou.tencentscf.com"
+GOOD_TOKEN = "a-callback-token-0123456789"
+
+
+def templates(cloud: Cloud, begin_url: str, key: str, domains: tuple[str, ...] = ("push.example.com",)) -> None:
+    state = cloud.live.state
+    state.templates = [{"TemplateId": 7, "TemplateName": "receiver", "StreamBeginNotifyUrl": begin_url,
+                        "StreamEndNotifyUrl": f"{FUNCTION}?token={GOOD_TOKEN}", "RecordNotifyUrl": "",
+                        "CallbackKey": key}]
+    state.rules = [{"TemplateId": 7, "DomainName": "push.example.com", "AppName": ""}]
+    state.domains = [{"Name": d, "Type": 0} for d in domains] + [{"Name": "play.example.com", "Type": 1}]
+
+
+def test_templates_that_point_here_with_token_and_key_pass(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    cloud.configure(FUNCTION_URL=FUNCTION, CALLBACK_URL_TOKENS=GOOD_TOKEN)
+    templates(cloud, f"{FUNCTION}/?token={GOOD_TOKEN}", "test-callback-key-1")
+    code, out = doctor(capsys)
+    assert code == 0, out
+    assert "✓ CSS callback URLs: 2 URL(s) in 1 rule(s) point at" in out and "with a token" in out
+    assert "✓ CSS callback key" in out and "✓ push domains: all 1 push domain(s) have a callback rule" in out
+
+
+def test_a_template_pointing_elsewhere_without_token_or_known_key_fails(cloud: Cloud,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cloud.configure(FUNCTION_URL=FUNCTION, CALLBACK_URL_TOKENS=GOOD_TOKEN)
+    templates(cloud, "https://old-backend.example.com/css?token=wrong-token-0123456789", "a-rotated-old-key",
+              domains=("push.example.com", "push2.example.com"))
+    code, out = doctor(capsys)
+    assert code == 1
+    assert "✗ CSS callback URLs" in out and "StreamBeginNotifyUrl: points at https://old-backend.example.com/css" in out
+    assert "✗ CSS callback key: the CallbackKey of push.example.com (template 7)" in out
+    assert "✗ push domains: 1 push domain(s) bound to no callback template: push2.example.com" in out
+    assert "play.example.com" not in out  # a playback domain sends no callbacks
+    assert "a-rotated-old-key" not in out and "wrong-token-0123456789" not in out and GOOD_TOKEN not in out
+    cloud.configure(FUNCTION_URL="")
+    templates(cloud, f"{FUNCTION}?t=1", "test-callback-key-1")
+    assert "StreamBeginNotifyUrl: has no ?token=" in doctor(capsys)[1]
+
+
+def test_keys_without_live_rights_are_told_which_actions(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
+    cloud.live.inject("POST", "DescribeLiveCallbackRules", "500")
+    code, out = doctor(capsys)
+    assert code == 1 and "✗ CSS callback templates" in out and "live:DescribeLiveCallbackRules" in out

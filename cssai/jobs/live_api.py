@@ -44,7 +44,7 @@ ONLINE_LIST = "DescribeLiveStreamOnlineList"
 SPAN = {EVENT_LIST: 30 * DAY, CALLBACK_RECORDS: DAY}  # the longest StartTime..EndTime each accepts
 RETENTION = {EVENT_LIST: 60 * DAY, CALLBACK_RECORDS: 14 * DAY}  # how far back each keeps records
 RETENTION_MARGIN = 3600  # clip an hour inside the retention: a window at its very edge is refused
-PAGE_SIZE = {EVENT_LIST: 100, CALLBACK_RECORDS: 100, ONLINE_LIST: 100_000}
+PAGE_SIZE = {EVENT_LIST: 100, CALLBACK_RECORDS: 100, ONLINE_LIST: 100_000, "DescribeLiveDomains": 100}
 EVENT_LIST_MAX_ENTRIES = 10_000
 PER_SECOND = 20
 BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # after RequestLimitExceeded; then the run stops and the rest waits
@@ -145,6 +145,9 @@ class LiveApi:
             answer = self.call(action, {**params, "PageNum": page, "PageSize": PAGE_SIZE[action]})
             found.extend(item for item in answer.get(items) or [] if isinstance(item, dict))
             total_pages = answer.get("TotalPage")
+            count = answer.get("AllCount")  # DescribeLiveDomains gives a count instead
+            if not isinstance(total_pages, int) and isinstance(count, int):
+                total_pages = -(-count // PAGE_SIZE[action])
             if not isinstance(total_pages, int) or page >= total_pages or not answer.get(items):
                 return found
             page += 1

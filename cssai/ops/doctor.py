@@ -62,6 +62,9 @@ def run(build: Callable[[Settings], Runtime], *, notify: bool = False) -> list[C
         checks.append(_records(runtime) if settings.cls_topic_id else unset)
         if notify:
             checks.append(_notify(runtime))
+        from cssai.ops import templates  # it reads CSS's templates through the live SDK: only when doctor runs
+
+        checks += templates.check(settings)
     finally:
         runtime.executor.pool.shutdown(wait=False)
     return checks
