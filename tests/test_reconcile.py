@@ -236,7 +236,7 @@ def test_spans_retention_pages_and_rate_are_respected(sink: Path, live: LiveServ
                             for i in range(150)]  # two pages of sessions
     live.state.records += [kept(push("s000", "1", NOW - 3 * 86_400), result_code=-1)]
     live.throttle["DescribeCallbackRecordsList"] = 2  # the API says slow down, twice
-    summary = reconcile.run(runtime.current(), time.monotonic() + 300, since=since, stream=None)
+    summary = reconcile.run(runtime.current(), time.monotonic() + 300, since=since)
     assert live.refused == ["DescribeCallbackRecordsList"] * 2 and summary["throttled"] == 2
     assert any("14 days" in c for c in summary["clipped"])
     for params in live.actions("DescribeCallbackRecordsList"):
@@ -392,3 +392,34 @@ print(json.dumps({"answers": answers, "loaded": sorted(m for m in sys.modules if
 def test_a_timer_shaped_http_body_is_still_a_callback(invoke: Any) -> None:
     answer = invoke({"Type": "Timer", "TriggerName": "jobs", "Message": "reconcile"}, sign=False)
     assert answer["statusCode"] == 401 and "t" in answer_body(answer)["message"]
+
+
+def test_a_realistic_day_is_corrected_within_the_api_limits(sink: Path, live: LiveServer, invoke: Any) -> None:
+    """Hundreds of streams over a day, a few pushes, stops and a recording lost, a body cut short, a session CSS
+    kept no record of: one operator's run over that day recovers, reconciles and flags each, within the limits."""
+    from tests import day_of_streams
+
+    day_start = (NOW // 86_400 - 2) * 86_400
+    stored = []
+
+    def deliver(body: dict[str, Any]) -> None:
+        stored.append(invoke(body, shape="direct")["statusCode"])
+
+    day = day_of_streams.build(live.state, deliver, day_start, key=KEY)
+    assert set(stored) == {200} and len(day.truth) >= 250
+    started = time.monotonic()
+    summary = run(since=day.start, until=day.end)
+    elapsed = time.monotonic() - started
+    print(json.dumps({"day": summary | {"would": None}, "seconds": round(elapsed, 1), "sessions": day.sessions,
+                      "streams": len(day.truth)}))
+    assert summary["recovered"] == {t: day.lost[t] for t in ("1", "0", "100")} and summary["failed"] == 0
+    assert summary["reconciled"] == 2 and summary["gaps"] == 3  # the cut-short attempt, and the unrecorded session
+    assert live.refused == [] and all(live.busiest_second(a) <= 20 for a in summary["calls"])
+    assert summary["calls"]["DescribeCallbackRecordsList"] <= 3 * len(day.truth)  # about one a session at most
+    states = streams_json(sink)
+    for name, (begin, end) in day.truth.items():
+        state = states[name]
+        assert (state["live"], state["since"], state["ended"]) == (False, begin, end), (name, state)
+    again = run(since=day.start, until=day.end)
+    assert again["recovered"] == {} and again["reconciled"] == 0 and again["gaps"] == 0
+    assert live.refused == [] and again.get("throttled", 0) == 0  # paced across runs too

@@ -47,6 +47,9 @@ RETENTION_MARGIN = 3600  # clip an hour inside the retention: a window at its ve
 PAGE_SIZE = {EVENT_LIST: 100, CALLBACK_RECORDS: 100, ONLINE_LIST: 100_000, "DescribeLiveDomains": 100}
 EVENT_LIST_MAX_ENTRIES = 10_000
 PER_SECOND = 20
+INTERVAL_SECONDS = 1.05 / PER_SECOND  # a little over 1/20 s: timer jitter never makes a 21st call in a second
+_last_call: dict[str, float] = {}  # per action, for every client in this process (runs may follow each other)
+_pace_lock = threading.Lock()
 BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # after RequestLimitExceeded; then the run stops and the rest waits
 REQUEST_TIMEOUT_SECONDS = 10
 
@@ -110,8 +113,6 @@ class LiveApi:
         self.sleep = sleep
         self.calls: Counter[str] = Counter()
         self.throttled = 0
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     @property
     def total(self) -> int:
@@ -153,13 +154,13 @@ class LiveApi:
             page += 1
 
     def _pace(self, action: str) -> None:
-        with self._lock:
+        with _pace_lock:
             if self.total >= self.max_calls:
                 raise OutOfCallsError(f"the run's {self.max_calls} calls are spent")
             if time.monotonic() >= self.deadline:
                 raise OutOfCallsError("the run's time is spent")
-            wait = self._last.get(action, 0.0) + 1.0 / PER_SECOND - time.monotonic()
+            wait = _last_call.get(action, 0.0) + INTERVAL_SECONDS - time.monotonic()
             if wait > 0:
                 self.sleep(wait)
-            self._last[action] = time.monotonic()
+            _last_call[action] = time.monotonic()
             self.calls[action] += 1

@@ -16,10 +16,10 @@ now - 60 s]`` (or the one given):
 4. **Report**: every gap once: ``alerts/delivery/{stream}/{date}/…`` (its existence is what makes a second
    run quiet), a CLS ``delivery_gap`` record and a ``delivery_gap`` notification.
 
-A run holds the job's lease (``jobs/reconcile/``), spends at most ``RECONCILE_MAX_CALLS`` live API calls and
-the time it has, and keeps a cursor (the window and the last stream done) in ``jobs/reconcile/state.json``
-so the next run finishes the window. ``dry_run`` reads everything and writes nothing at all (no lease, no
-state, no record).
+A run holds the job's lease (``jobs/reconcile/``), spends at most ``RECONCILE_MAX_CALLS`` live API calls (a
+timer's run; an operator's covers the window it was given) and the time it has, and keeps a cursor (the
+window and the last stream done) in ``jobs/reconcile/state.json`` so the next run finishes the window.
+``dry_run`` reads everything and writes nothing at all (no lease, no state, no record).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ ONLINE_EVERY_SECONDS = 60  # DescribeLiveStreamOnlineList: "once a minute is rec
 AFTER_END_SECONDS = 1800  # CSS retries for ~12 minutes; recording files are called back after the end
 STORE_SECONDS = 15.0  # each recovered callback's own deadline, as a delivery's
 MAX_DETAIL = 300
+OPERATOR_MAX_CALLS = 100_000  # an operator's run covers the window it was given, paced at 20 calls/s
 
 
 @dataclass
@@ -109,7 +110,7 @@ def run(runtime: Runtime, deadline: float, *, since: int | None = None, until: i
     except SinkError as exc:
         return {"job": JOB, "error": f"the lease could not be read or taken: {exc}"}
     summary = Summary(window=[utc(window.start), utc(window.end)], dry_run=dry_run)
-    api = LiveApi(settings, settings.reconcile_max_calls, deadline)
+    api = LiveApi(settings, settings.reconcile_max_calls if timer else OPERATOR_MAX_CALLS, deadline)
     try:
         done = Run(runtime, api, summary, window, dry_run, lease).go(stream, state, now)
     finally:
