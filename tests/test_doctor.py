@@ -169,7 +169,9 @@ def test_a_template_pointing_elsewhere_without_token_or_known_key_fails(cloud: C
     assert "StreamBeginNotifyUrl: has no ?token=" in doctor(capsys)[1]
 
 
-def test_keys_without_live_rights_are_told_which_actions(cloud: Cloud, capsys: pytest.CaptureFixture[str]) -> None:
-    cloud.live.inject("POST", "DescribeLiveCallbackRules", "500")
+@pytest.mark.parametrize("fault", ["500", "empty_response", "html"])
+def test_an_unreadable_template_answer_fails_instead_of_passing(cloud: Cloud, capsys: pytest.CaptureFixture[str],
+                                                                fault: str) -> None:
+    cloud.live.inject("POST", "DescribeLiveCallbackRules", fault)
     code, out = doctor(capsys)
     assert code == 1 and "✗ CSS callback templates" in out and "live:DescribeLiveCallbackRules" in out

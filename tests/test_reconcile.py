@@ -318,6 +318,22 @@ def test_an_api_that_fails_stops_the_run_and_says_so(sink: Path, live: LiveServe
     assert "AuthFailure.SignatureFailure" in refused["stopped"]
 
 
+@pytest.mark.parametrize("fault", ["html", "empty", "not_json", "no_response", "empty_response", "plain_other",
+                                   "drop", "500"])
+@pytest.mark.parametrize("action", ["DescribeLiveStreamEventList", "DescribeCallbackRecordsList"])
+def test_an_api_answering_garbage_stops_the_run_cleanly_and_the_next_run_finishes(
+        sink: Path, live: LiveServer, fault: str, action: str) -> None:
+    at = NOW - 1500
+    live.state.sessions.append(Session("g-1", at, at + 60))
+    live.state.records.append(kept(push("g-1", "1", at), -1))
+    live.inject("POST", action, fault)
+    event = {"Type": "Timer", "TriggerName": "jobs", "Time": "2026-12-05T00:00:00Z", "Message": "reconcile"}
+    first = timer.handle(event, None)["reconcile"]
+    assert "error" not in first and first["stopped"] and first["recovered"] == {}
+    second = timer.handle(event, None)["reconcile"]  # the cursor makes it due at once
+    assert not second.get("stopped") and second["recovered"] == {"1": 1}
+
+
 def test_recovered_events_reach_cos_and_cls_and_are_forwarded(cloud: Any, live: LiveServer) -> None:
     from tests.fake_downstream import Downstream
 

@@ -17,6 +17,7 @@ from cssai.jobs.live_api import (
     ONLINE_LIST,
     PAGE_SIZE,
     LiveApi,
+    listed,
     parse_time,
     spans,
     utc,
@@ -71,12 +72,12 @@ def _sessions(api: LiveApi, start: int, end: int, stream: str | None) -> list[Cs
     if isinstance(total, int) and total > EVENT_LIST_MAX_ENTRIES and end - start > 1:
         middle = (start + end) // 2  # more than one query may return: halve the span
         return _sessions(api, start, middle, stream) + _sessions(api, middle, end, stream)
-    items = [i for i in first.get("EventList") or [] if isinstance(i, dict)]
+    items = listed(EVENT_LIST, first, "EventList")
     pages = first.get("TotalPage")
     if isinstance(pages, int) and pages > 1:
         for page in range(2, pages + 1):
             answer = api.call(EVENT_LIST, {**params, "PageNum": page, "PageSize": PAGE_SIZE[EVENT_LIST]})
-            items.extend(i for i in answer.get("EventList") or [] if isinstance(i, dict))
+            items.extend(listed(EVENT_LIST, answer, "EventList"))
     out = []
     for item in items:
         begun = parse_time(item.get("StreamStartTime"))

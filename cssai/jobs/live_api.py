@@ -135,6 +135,8 @@ class LiveApi:
                     self.sleep(backoff)
                     continue
                 raise LiveApiError(action, code, exc.get_message() or "") from exc
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:  # an answer that is not the API's
+                raise LiveApiError(action, "UnreadableAnswer", f"{type(exc).__name__}: {exc}") from exc
             return json.loads(response.to_json_string())
         raise LiveApiError(action, "RequestLimitExceeded", f"still throttled after {len(BACKOFF_SECONDS)} backoffs")
 
@@ -144,7 +146,7 @@ class LiveApi:
         page = 1
         while True:
             answer = self.call(action, {**params, "PageNum": page, "PageSize": PAGE_SIZE[action]})
-            found.extend(item for item in answer.get(items) or [] if isinstance(item, dict))
+            found.extend(listed(action, answer, items))
             total_pages = answer.get("TotalPage")
             count = answer.get("AllCount")  # DescribeLiveDomains gives a count instead
             if not isinstance(total_pages, int) and isinstance(count, int):
@@ -164,3 +166,15 @@ class LiveApi:
                 self.sleep(wait)
             _last_call[action] = time.monotonic()
             self.calls[action] += 1
+
+
+def listed(action: str, answer: dict[str, Any], items: str) -> list[dict[str, Any]]:
+    """The items of a page. An answer without its list is not read as "nothing": an empty result says so with
+    an empty list or a zero count; anything else (``{"Response": {}}`` from a proxy) is an unreadable answer,
+    which must not make the job think CSS kept nothing and flag gaps that are not there."""
+    value = answer.get(items)
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    if value is None and 0 in (answer.get("TotalNum"), answer.get("AllCount")):
+        return []
+    raise LiveApiError(action, "UnreadableAnswer", f"no {items} list and no zero count in the answer")

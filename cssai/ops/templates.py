@@ -30,12 +30,12 @@ def check(settings: Settings) -> list[Check]:
     if not current().secret_id and not settings.live_endpoint_url:
         return [Check("CSS callback templates", True, "not checked: no TENCENTCLOUD_SECRETID (with keys that may "
                       "read live callback rules, templates and domains, doctor compares them with this function)")]
-    from cssai.jobs.live_api import LiveApi, LiveApiError, OutOfCallsError
+    from cssai.jobs.live_api import LiveApi, LiveApiError, OutOfCallsError, listed
 
     api = LiveApi(settings, CALLS, time.monotonic() + 60)
     try:
-        rules = api.call("DescribeLiveCallbackRules", {}).get("Rules") or []
-        templates = api.call("DescribeLiveCallbackTemplates", {}).get("Templates") or []
+        rules = listed("DescribeLiveCallbackRules", api.call("DescribeLiveCallbackRules", {}), "Rules")
+        templates = listed("DescribeLiveCallbackTemplates", api.call("DescribeLiveCallbackTemplates", {}), "Templates")
         domains = _push_domains(api)
     except (LiveApiError, OutOfCallsError) as exc:
         return [Check("CSS callback templates", False, str(exc),
