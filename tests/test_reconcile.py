@@ -439,3 +439,34 @@ def test_a_realistic_day_is_corrected_within_the_api_limits(sink: Path, live: Li
     again = run(since=day.start, until=day.end)
     assert again["recovered"] == {} and again["reconciled"] == 0 and again["gaps"] == 0
     assert live.refused == [] and again.get("throttled", 0) == 0  # paced across runs too
+
+
+def test_a_run_killed_midway_is_finished_by_the_next_without_duplicates(sink: Path, live: LiveServer) -> None:
+    """SCF kills the container while the job waits on CSS: the lease lapses, the next run does the rest."""
+    at = NOW - 2500
+    for i in range(6):
+        live.state.sessions.append(Session(f"k{i}", at + i, at + i + 300))
+        live.state.records += [kept(push(f"k{i}", "1", at + i), -1), kept(stop(f"k{i}", "1", at + i + 300), -1)]
+    env = {"PATH": "/usr/bin:/bin", "CSS_CALLBACK_KEYS": KEY, "LOCAL_SINK_DIR": str(sink),
+           "LIVE_ENDPOINT_URL": live.url, "TENCENTCLOUD_SECRETID": SECRET_ID, "TENCENTCLOUD_SECRETKEY": SECRET_KEY,
+           "TENCENTCLOUD_SESSIONTOKEN": TOKEN}
+    command = [sys.executable, "index.py", "reconcile", "--json"]
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    live.inject("POST", "DescribeCallbackRecordsList", "slow", times=3, delay=0.0)
+    live.inject("POST", "DescribeCallbackRecordsList", "kill_before", pid=child.pid)
+    child.communicate(timeout=120)
+    assert child.returncode == -9
+    archived = [k for k in tree(sink) if k.startswith("cos/events/")]
+    assert len(archived) == 6  # three streams' push and stop were stored before the kill
+    deadline = time.monotonic() + 30
+    while True:  # the killed run's lease lapses within seconds
+        again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        summary = json.loads(again.stdout)
+        if "skipped" not in summary or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert summary["recovered"] == {"1": 3, "0": 3} and summary["already"] == 6, summary
+    assert len([k for k in tree(sink) if k.startswith("cos/events/")]) == 12
+    records = [(r["kind"], r["event_id"]) for r in local_records(sink) if r["kind"] in ("stream_start", "stream_end")]
+    assert len(records) == len(set(records)) == 12  # each once
+    assert all(not s["live"] and not s["reconciled"] for s in streams_json(sink).values())
