@@ -85,7 +85,7 @@ class Settings(BaseModel):
     # Reconciling with CSS's own records (docs/reconciliation.md)
     reconcile_every_seconds: int = Field(600, ge=0, le=86_400)  # paces the timer only; 0: off
     reconcile_lookback_seconds: int = Field(7_200, ge=120, le=14 * 86_400)  # callback records: 14 days kept
-    reconcile_max_calls: int = Field(600, ge=10, le=100_000)  # live API calls per run; the rest waits
+    reconcile_max_calls: int = Field(500, ge=10, le=100_000)  # a timer run's live API calls (~25 s at 20/s)
     live_endpoint_url: str = ""
     function_url: str = ""
 

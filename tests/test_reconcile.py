@@ -330,7 +330,8 @@ def test_an_api_answering_garbage_stops_the_run_cleanly_and_the_next_run_finishe
     event = {"Type": "Timer", "TriggerName": "jobs", "Time": "2026-12-05T00:00:00Z", "Message": "reconcile"}
     first = timer.handle(event, None)["reconcile"]
     assert "error" not in first and first["stopped"] and first["recovered"] == {}
-    second = timer.handle(event, None)["reconcile"]  # the cursor makes it due at once
+    assert timer.handle(event, None)["reconcile"]["skipped"] == "not due (RECONCILE_EVERY_SECONDS)"  # no hammering
+    second = run()
     assert not second.get("stopped") and second["recovered"] == {"1": 1}
 
 

@@ -50,6 +50,7 @@ ONLINE_EVERY_SECONDS = 60  # DescribeLiveStreamOnlineList: "once a minute is rec
 AFTER_END_SECONDS = 1800  # CSS retries for ~12 minutes; recording files are called back after the end
 STORE_SECONDS = 15.0  # each recovered callback's own deadline, as a delivery's
 MAX_DETAIL = 300
+DONE, MORE, FAILED = "done", "more", "failed"
 OPERATOR_MAX_CALLS = 100_000  # an operator's run covers the window it was given, paced at 20 calls/s
 
 
@@ -100,7 +101,8 @@ def run(runtime: Runtime, deadline: float, *, since: int | None = None, until: i
     if timer:
         if settings.reconcile_every_seconds == 0:
             return {"job": JOB, "skipped": "RECONCILE_EVERY_SECONDS is 0: reconciling is off"}
-        if not state.get("cursor") and now - float(state.get("last_run") or 0) < settings.reconcile_every_seconds:
+        resume_now = bool(state.get("cursor")) and state.get("resume_now") is True
+        if not resume_now and now - float(state.get("last_run") or 0) < settings.reconcile_every_seconds:
             return {"job": JOB, "skipped": "not due (RECONCILE_EVERY_SECONDS)"}
     window = _window(settings, state, now, since, until, resume=timer)
     lease = None if dry_run else JobLease(objects, JOB)
@@ -112,13 +114,14 @@ def run(runtime: Runtime, deadline: float, *, since: int | None = None, until: i
     summary = Summary(window=[utc(window.start), utc(window.end)], dry_run=dry_run)
     api = LiveApi(settings, settings.reconcile_max_calls if timer else OPERATOR_MAX_CALLS, deadline)
     try:
-        done = Run(runtime, api, summary, window, dry_run, lease).go(stream, state, now)
+        ended = FAILED
+        ended = Run(runtime, api, summary, window, dry_run, lease).go(stream, state, now)
     finally:
         summary.calls, summary.throttled = dict(api.calls), api.throttled
         if lease is not None:
             with contextlib.suppress(SinkError):
                 if timer or (since is None and until is None and stream is None):
-                    _write_state(objects, state, now, None if done else window)
+                    _write_state(objects, state, now, window, ended)
             lease.release()
     result = summary.as_dict()
     logs.event("reconcile", logging.ERROR if summary.errors or summary.stopped else logging.INFO, **result)
@@ -138,8 +141,9 @@ class Run:
         self.objects = runtime.executor.objects
         self.seen: set[str] = set()  # event ids handled in this run (CSS keeps every retry of one callback)
 
-    def go(self, only: str | None, state: dict[str, Any], now: float) -> bool:
-        """True when the whole window was done."""
+    def go(self, only: str | None, state: dict[str, Any], now: float) -> str:
+        """DONE (the whole window), MORE (the calls, the time or the lease ran out: the next run goes on at once)
+        or FAILED (an API or storage error: the next run goes on when it is due)."""
         window, summary = self.window, self.summary
         try:
             sessions, clipped = css_records.sessions(self.api, window.start, window.end, now, only)
@@ -149,7 +153,7 @@ class Run:
             online = self._online(state, now) if window.end >= now - 2 * SETTLE_SECONDS else None
         except (LiveApiError, OutOfCallsError, SinkError) as exc:
             summary.stopped = f"before any stream: {exc}"
-            return False
+            return MORE if isinstance(exc, OutOfCallsError) else FAILED
         by_stream: dict[str, list[CssSession]] = {}
         for session in sessions:
             by_stream.setdefault(session.stream, []).append(session)
@@ -163,10 +167,10 @@ class Run:
             except (LiveApiError, OutOfCallsError, SinkError, executor.LeaseLostError) as exc:
                 summary.stopped = f"at stream {name!r}: {exc}"
                 summary.remaining = len(todo) - position
-                return False
+                return MORE if isinstance(exc, (OutOfCallsError, executor.LeaseLostError)) else FAILED
             summary.streams += 1
             window.after = name
-        return True
+        return DONE
 
     def _live(self, only: str | None) -> dict[str, streams.StreamState]:
         """Streams the stored objects show live, read from the objects' names (no object fetched)."""
@@ -343,9 +347,11 @@ def _read_state(objects: Any) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _write_state(objects: Any, state: dict[str, Any], now: float, cursor: Window | None) -> None:
-    doc = {**state, "last_run": now if cursor is None else state.get("last_run", 0),
-           "cursor": None if cursor is None else cursor.__dict__}
+def _write_state(objects: Any, state: dict[str, Any], now: float, window: Window, ended: str) -> None:
+    """Done: paced from now. More to do: the cursor, due at once. Failed: the cursor, due when paced from now
+    (an error that lasts, such as a role without the live actions, costs a run per RECONCILE_EVERY_SECONDS)."""
+    doc = {**state, "last_run": state.get("last_run", 0) if ended == MORE else now,
+           "cursor": None if ended == DONE else window.__dict__, "resume_now": ended == MORE}
     objects.put(PutObject(STATE_KEY, json_bytes(doc)), f"job-{JOB}", if_absent=False)
 
 
