@@ -41,7 +41,8 @@ def test_the_readme_is_a_front_door() -> None:
     first_screen = "\n".join(text.splitlines()[:40])
     assert "pip install -q -r requirements.txt && .venv/bin/python index.py samples/*.json" in first_screen
     assert "pip install -q -r requirements-dev.txt && .venv/bin/python -m pytest" in first_screen
-    for page in ("callbacks", "deploy", "operations", "design", "security", "settings", "benchmarks", "testing"):
+    for page in ("callbacks", "deploy", "operations", "design", "security", "settings", "benchmarks", "testing",
+                 "forwarding", "reconciliation"):
         assert f"docs/{page}.md" in text, page
 
 
