@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from cssai import logs, runtime
+from cssai import credentials, logs, runtime
 
 FAILURE, USAGE = 1, 2
 NO_DEADLINE = 3600.0  # an operator's run is bounded by the work, not by SCF's time limit
@@ -66,6 +66,9 @@ def reconcile(args: argparse.Namespace) -> int:
     if args.until is not None and args.until > time.time():
         raise CommandError(f"--until {_utc(args.until)} is in the future (CSS's records end now)", USAGE)
     current = runtime.current()
+    if not credentials.current().secret_id or not credentials.current().secret_key:
+        raise CommandError("reconcile reads CSS's own records through the live API: set TENCENTCLOUD_SECRETID and "
+                           "TENCENTCLOUD_SECRETKEY (keys allowed deploy/cam-policy-operator.json's live: actions)")
     logs.to_stderr(True)  # the recovered callbacks' JSON lines: stdout is the summary's
     try:
         summary = job.run(current, time.monotonic() + NO_DEADLINE, since=args.since, until=args.until,
@@ -79,8 +82,9 @@ def reconcile(args: argparse.Namespace) -> int:
     for problem in ([summary["error"]] if "error" in summary else []) + summary.get("errors", []):
         print(f"error: {problem}", file=sys.stderr)
     if summary.get("stopped"):
-        print(f"stopped {summary['stopped']}; {summary.get('remaining', 0)} stream(s) not checked: run again (a "
-              "larger RECONCILE_MAX_CALLS, or --stream)", file=sys.stderr)
+        left = f"; {summary['remaining']} stream(s) not checked" if summary.get("remaining") else ""
+        print(f"error: stopped {summary['stopped']}{left}: nothing after that was checked; run it again once "
+              "fixed (what was stored stays stored)", file=sys.stderr)
     failed = "error" in summary or "skipped" in summary or summary.get("stopped") or summary.get("failed")
     return FAILURE if failed else 0
 

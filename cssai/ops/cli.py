@@ -330,8 +330,9 @@ def streams(args: argparse.Namespace) -> int:
         return 0
     print(f"{'stream':<28} {'state':<6} {'sequence':<22} {'since (UTC)':<20} {'ended (UTC)':<20} reason")
     for s in shown:
+        made_up = s.reconciled and s.stop_reason != "reconciled"  # an end made up already says so as its reason
         print(f"{s.stream_id:<28} {'live' if s.live else 'ended':<6} {s.sequence:<22} {_utc(s.since):<20} "
-              f"{_utc(s.ended):<20} {s.stop_reason or ''}{' (reconciled with CSS)' if s.reconciled else ''}")
+              f"{_utc(s.ended):<20} {s.stop_reason or ''}{' (start reconciled with CSS)' if made_up else ''}")
     return 0
 
 
