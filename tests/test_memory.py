@@ -36,13 +36,14 @@ def test_the_environment_has_bytecode_as_the_package_does() -> None:
         "compiles the package)")
 
 
-@pytest.mark.parametrize("forward", [False, True], ids=["stored", "stored and forwarded"])
+@pytest.mark.parametrize(("forward", "after_jobs"), [(False, False), (True, False), (True, True)],
+                         ids=["stored", "stored and forwarded", "after the timer's jobs"])
 @pytest.mark.parametrize("kind", sorted(memory.BUILDERS))
 def test_peak_rss_of_the_largest_body_is_within_60_percent(servers: tuple[subprocess.Popen[str], dict[str, str]],
-                                                           kind: str, forward: bool) -> None:
+                                                           kind: str, forward: bool, after_jobs: bool) -> None:
     proc, env = servers
     before = memory.counts(proc)["forwarded"]
-    result = memory.measure(kind, env, forward=forward)
+    result = memory.measure(kind, env, forward=forward, after_jobs=after_jobs)
     assert memory.counts(proc)["forwarded"] == before + forward  # the forward was really made, inline
     assert result["status"] == 200
     assert result["body_bytes"] > 5.9 * 2**20  # really the largest: within 0.1 MiB of the 6 MB limit

@@ -369,6 +369,9 @@ def test_the_command_as_an_operator_uses_it(sink: Path, live: LiveServer, tmp_pa
         return subprocess.run([sys.executable, "index.py", "reconcile", *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
 
+    without = subprocess.run([sys.executable, "index.py", "reconcile"], cwd=ROOT, capture_output=True, text=True,
+                             env={k: v for k, v in env.items() if not k.startswith("TENCENTCLOUD_")}, timeout=60)
+    assert without.returncode == 1 and "set TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY" in without.stderr
     dry = cli("--dry-run")
     assert dry.returncode == 0 and "would reconcile start of op-1" in dry.stdout and not (sink / "cos").exists()
     done = json.loads(cli("--json").stdout)
@@ -471,3 +474,27 @@ def test_a_run_killed_midway_is_finished_by_the_next_without_duplicates(sink: Pa
     records = [(r["kind"], r["event_id"]) for r in local_records(sink) if r["kind"] in ("stream_start", "stream_end")]
     assert len(records) == len(set(records)) == 12  # each once
     assert all(not s["live"] and not s["reconciled"] for s in streams_json(sink).values())
+
+
+def test_the_timer_runs_reconcile_in_a_child_and_its_container_never_loads_the_live_sdk(
+        sink: Path, live: LiveServer) -> None:
+    """A timer tick may land in a container that then serves a 6 MB callback: the live SDK (~17 MB) stays out."""
+    at = NOW - 1200
+    live.state.sessions.append(Session("iso-1", at, at + 60))
+    live.state.records.append(kept(push("iso-1", "2", at), -1))
+    child = """
+import json, sys
+import index
+answer = index.main_handler({"Type": "Timer", "TriggerName": "jobs", "Time": "2026-12-05T00:00:00Z",
+                             "Message": "forward,reconcile"}, {"time_limit_in_ms": 30000})
+print(json.dumps({"answer": answer, "loaded": sorted(m for m in sys.modules if m.startswith(
+    ("tencentcloud.live", "cssai.jobs.reconcile", "cssai.jobs.live_api")))}))
+"""
+    import os
+
+    done = subprocess.run([sys.executable, "-c", child], cwd=ROOT, env=dict(os.environ), capture_output=True,
+                          text=True, timeout=120, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["loaded"] == []
+    assert result["answer"]["reconcile"]["recovered"] == {"1": 1} and "forward" in result["answer"]
+    assert '"recovered": true' in done.stderr  # the child's log lines reach the function's log

@@ -34,17 +34,16 @@ from typing import Any
 
 from cssai import executor, identity, keys, logs, pipeline, streams
 from cssai.body import BodyError, parse_object
-from cssai.jobs import corrections, css_records
+from cssai.jobs import corrections, css_records, pace
 from cssai.jobs.corrections import Correction
 from cssai.jobs.css_records import Attempt, CssSession
-from cssai.jobs.lease import PREFIX, JobLease
+from cssai.jobs.lease import JobLease
 from cssai.jobs.live_api import LiveApi, LiveApiError, OutOfCallsError, utc
 from cssai.runtime import Runtime
 from cssai.sinks import SinkError
 from cssai.writes import PutObject, json_bytes, json_object, record
 
-JOB = "reconcile"
-STATE_KEY = f"{PREFIX}{JOB}/state.json"
+JOB = pace.JOB
 SETTLE_SECONDS = 60  # the window ends a minute ago: CSS is still trying the last minute's callbacks
 ONLINE_EVERY_SECONDS = 60  # DescribeLiveStreamOnlineList: "once a minute is recommended" (267/20472)
 AFTER_END_SECONDS = 1800  # CSS retries for ~12 minutes; recording files are called back after the end
@@ -97,13 +96,10 @@ def run(runtime: Runtime, deadline: float, *, since: int | None = None, until: i
     """One run (the timer's, paced; or an operator's): its summary, also logged and recorded in CLS."""
     settings, objects = runtime.settings, runtime.executor.objects
     now = time.time()
-    state = _read_state(objects)
-    if timer:
-        if settings.reconcile_every_seconds == 0:
-            return {"job": JOB, "skipped": "RECONCILE_EVERY_SECONDS is 0: reconciling is off"}
-        resume_now = bool(state.get("cursor")) and state.get("resume_now") is True
-        if not resume_now and now - float(state.get("last_run") or 0) < settings.reconcile_every_seconds:
-            return {"job": JOB, "skipped": "not due (RECONCILE_EVERY_SECONDS)"}
+    state = pace.read(objects)
+    why = pace.not_due(settings, state, now) if timer else None
+    if why is not None:
+        return {"job": JOB, "skipped": why}
     window = _window(settings, state, now, since, until, resume=timer)
     lease = None if dry_run else JobLease(objects, JOB)
     try:
@@ -339,20 +335,12 @@ def _window(settings: Any, state: dict[str, Any], now: float, since: int | None,
     return Window(start, end)
 
 
-def _read_state(objects: Any) -> dict[str, Any]:
-    try:
-        doc = json.loads(objects.get(STATE_KEY) or b"{}")
-    except (ValueError, SinkError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 def _write_state(objects: Any, state: dict[str, Any], now: float, window: Window, ended: str) -> None:
     """Done: paced from now. More to do: the cursor, due at once. Failed: the cursor, due when paced from now
     (an error that lasts, such as a role without the live actions, costs a run per RECONCILE_EVERY_SECONDS)."""
     doc = {**state, "last_run": state.get("last_run", 0) if ended == MORE else now,
            "cursor": None if ended == DONE else window.__dict__, "resume_now": ended == MORE}
-    objects.put(PutObject(STATE_KEY, json_bytes(doc)), f"job-{JOB}", if_absent=False)
+    objects.put(PutObject(pace.STATE_KEY, json_bytes(doc)), f"job-{JOB}", if_absent=False)
 
 
 def _run_record(summary: Summary, now: float) -> Any:
@@ -363,3 +351,30 @@ def _run_record(summary: Summary, now: float) -> Any:
                   already=summary.already, invalid=summary.invalid, failed=summary.failed,
                   reconciled=summary.reconciled, gaps=summary.gaps, api_calls=sum(summary.calls.values()),
                   throttled=summary.throttled, remaining=summary.remaining, stopped=summary.stopped or None)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m cssai.jobs.reconcile --timer --seconds S``: the timer's run in its own process
+    (cssai/jobs/isolated.py); its summary as the last line on stdout, the JSON log lines on stderr."""
+    import argparse
+
+    from cssai import runtime
+
+    parser = argparse.ArgumentParser(prog="python -m cssai.jobs.reconcile")
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--timer", action="store_true")
+    args = parser.parse_args(argv)
+    logs.to_stderr(True)
+    deadline = time.monotonic() + args.seconds
+    try:
+        summary = run(runtime.current(), deadline, timer=args.timer)
+    except Exception as exc:  # answered as the in-process job would be: a summary, never a traceback
+        summary = {"job": JOB, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -3,9 +3,10 @@
 Recognised only as the invocation's own event: an HTTP request whose body looks like a timer event is an
 HTTP request like any other (authenticated as a callback, so refused unsigned). ``Message`` (the trigger's
 ``argument`` in serverless.yml, CreateTrigger's CustomArgument) names the jobs, comma-separated; empty or
-``all`` runs every job: ``forward``, then ``reconcile`` (paced by RECONCILE_EVERY_SECONDS; its live SDK is
-imported when it runs, never by a callback). Timers invoke asynchronously and SCF may retry, so runs overlap:
-each job holds its own lease (``cssai.jobs.lease``). The answer is a plain JSON-able summary, never raised.
+``all`` runs every job: ``forward``, then ``reconcile`` (paced by RECONCILE_EVERY_SECONDS, and run in a
+process of its own so its live SDK never stays in a container that serves callbacks). Timers invoke
+asynchronously and SCF may retry, so runs overlap: each job holds its own lease (``cssai.jobs.lease``). The
+answer is a plain JSON-able summary, never raised.
 """
 
 from __future__ import annotations
@@ -76,9 +77,13 @@ def _forward(current: runtime.Runtime, deadline: float, *, timer: bool) -> dict[
 
 
 def _reconcile(current: runtime.Runtime, deadline: float, *, timer: bool) -> dict[str, Any]:
-    from cssai.jobs import reconcile
+    """Paced here (one small read); when due, run in a process of its own (cssai/jobs/isolated.py)."""
+    from cssai.jobs import isolated, pace
 
-    return reconcile.run(current, deadline, timer=timer)
+    why = pace.not_due(current.settings, pace.read(current.executor.objects), time.time())
+    if why is not None:
+        return {"job": "reconcile", "skipped": why}
+    return isolated.reconcile(deadline)
 
 
 RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {"forward": _forward, "reconcile": _reconcile}
