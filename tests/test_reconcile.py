@@ -149,6 +149,15 @@ def test_a_lost_stop_is_matched_to_its_push_by_time_and_takes_its_sequence(sink:
     assert state["ended"] == start + 698 and state["reconciled"] is False
 
 
+def test_a_sequence_its_object_name_had_to_encode_is_read_back(sink: Path, live: LiveServer, invoke: Any) -> None:
+    start = NOW - 2000
+    assert invoke(push("cam-q", "s/1 é", start))["statusCode"] == 200
+    live.state.sessions.append(Session("cam-q", start, start + 500))
+    assert run()["reconciled"] == 1
+    state = streams_json(sink)["cam-q"]
+    assert state["sequence"] == "s/1 é" and state["sessions"] == 1 and state["ended"] == start + 500
+
+
 def test_a_late_push_callback_merges_with_the_session_made_up_for_it(sink: Path, live: LiveServer,
                                                                      invoke: Any) -> None:
     start = NOW - 2400

@@ -180,6 +180,20 @@ class Run:
                     found[state.stream_id] = state
         return found
 
+    def _stored(self, name: str) -> list[dict[str, Any]]:
+        """A stream's start/stop objects as their names tell them: one listing, not a read per object (a stream
+        pushed around the clock has thousands). A sequence its name had to encode is read from the object."""
+        found = []
+        for key in self.objects.list(f"streams/{keys.segment(name)}/"):
+            doc = _named(key)
+            if doc is None:
+                continue
+            if "%" in doc["sequence"] or "~" in doc["sequence"]:
+                with contextlib.suppress(ValueError, TypeError):
+                    doc["sequence"] = json.loads(self.objects.get(key) or b"{}").get("sequence")
+            found.append({**doc, "stream_id": name})
+        return found
+
     def _online(self, state: dict[str, Any], now: float) -> set[str] | None:
         if now - float(state.get("online_polled") or 0) < ONLINE_EVERY_SECONDS:
             self.summary.notes.append("online list polled under a minute ago: no end made up from it this run")
@@ -216,7 +230,7 @@ class Run:
         extra_docs = []
         for attempt in attempts:
             extra_docs.extend(self._recover(attempt))
-        docs = streams.load(self.objects, name) + extra_docs
+        docs = self._stored(name) + extra_docs
         found = corrections.session_corrections(name, sessions, docs)
         state = streams.states(docs + [c.doc() for c in found])
         current = next((s for s in state if s.stream_id == name), None)
