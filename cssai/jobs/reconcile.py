@@ -267,7 +267,8 @@ class Run:
             self.summary.recovered[event_type] = self.summary.recovered.get(event_type, 0) + 1
             return [json.loads(o.body) for o in plan.objects if o.key.startswith("streams/")] if status == 200 else []
         fields: dict[str, Any] = {}
-        result = pipeline.store(body, raw, self.runtime, time.monotonic() + STORE_SECONDS, fields, recovered=True)
+        answer_by = min(self.api.deadline, time.monotonic() + STORE_SECONDS)  # never past the run's own end
+        result = pipeline.store(body, raw, self.runtime, answer_by, fields, recovered=True)
         logs.event("callback", result.level, **fields, outcome=result.outcome, status=result.status)
         if result.status == 200 and result.outcome == "stored":
             self.summary.recovered[event_type] = self.summary.recovered.get(event_type, 0) + 1
