@@ -109,8 +109,8 @@ def run(runtime: Runtime, deadline: float, *, since: int | None = None, until: i
         return {"job": JOB, "error": f"the lease could not be read or taken: {exc}"}
     summary = Summary(window=[utc(window.start), utc(window.end)], dry_run=dry_run)
     api = LiveApi(settings, settings.reconcile_max_calls if timer else OPERATOR_MAX_CALLS, deadline)
+    ended = FAILED  # what the state says if the run dies of something unexpected
     try:
-        ended = FAILED
         ended = Run(runtime, api, summary, window, dry_run, lease).go(stream, state, now)
     finally:
         summary.calls, summary.throttled = dict(api.calls), api.throttled
@@ -123,7 +123,8 @@ def run(runtime: Runtime, deadline: float, *, since: int | None = None, until: i
     logs.event("reconcile", logging.ERROR if summary.errors or summary.stopped else logging.INFO, **result)
     if not dry_run:
         with contextlib.suppress(SinkError):
-            runtime.executor.logs.upload([_run_record(summary, now)], {"event_id": f"reconcile-run-{int(now)}"})
+            runtime.executor.logs.upload([_run_record(summary, now)], {"event_id": f"reconcile-run-{int(now)}",
+                                                                         "event_type": "reconcile"})
     return result
 
 
@@ -168,16 +169,23 @@ class Run:
             window.after = name
         return DONE
 
-    def _live(self, only: str | None) -> dict[str, streams.StreamState]:
-        """Streams the stored objects show live, read from the objects' names (no object fetched)."""
+    def _live(self, only: str | None) -> set[str]:
+        """Streams the stored objects show live, from one listing of their names; one object of each is read,
+        for the stream's own name (its folder is the sanitised id)."""
         prefix = f"streams/{keys.segment(only)}/" if only is not None else "streams/"
-        named = [doc for doc in (_named(k) for k in self.objects.list(prefix)) if doc is not None]
-        folders = [s.stream_id for s in streams.states(named) if s.live]
-        found = {}
-        for folder in folders:  # the folder is the sanitised id: the objects say the stream's own name
-            for state in streams.states(streams.load(self.objects, folder=folder)):
-                if state.live:
-                    found[state.stream_id] = state
+        by_folder: dict[str, list[str]] = {}
+        for key in self.objects.list(prefix):
+            if _named(key) is not None:
+                by_folder.setdefault(key.split("/")[1], []).append(key)
+        named = [doc for found in by_folder.values() for doc in (_named(k) for k in found) if doc is not None]
+        found: set[str] = set()
+        for state in streams.states(named):
+            if not state.live:
+                continue
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                doc = json.loads(self.objects.get(by_folder[state.stream_id][-1]) or b"{}")
+                if isinstance(doc.get("stream_id"), str):
+                    found.add(doc["stream_id"])
         return found
 
     def _stored(self, name: str) -> list[dict[str, Any]]:
