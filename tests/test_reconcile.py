@@ -508,3 +508,14 @@ print(json.dumps({"answer": answer, "loaded": sorted(m for m in sys.modules if m
     assert result["loaded"] == []
     assert result["answer"]["reconcile"]["recovered"] == {"1": 1} and "forward" in result["answer"]
     assert '"recovered": true' in done.stderr  # the child's log lines reach the function's log
+
+
+def test_an_answer_without_its_list_is_empty_only_when_the_api_says_so() -> None:
+    from cssai.jobs.live_api import LiveApiError, listed
+
+    assert listed("X", {"DataInfoList": None, "RequestId": "r-1"}, "DataInfoList") == []  # null for empty
+    assert listed("X", {"DataInfoList": None, "TotalNum": 0}, "DataInfoList") == []
+    assert listed("X", {"DataInfoList": [{"a": 1}, "junk"], "RequestId": "r"}, "DataInfoList") == [{"a": 1}]
+    for garbage in ({}, {"RequestId": None}, {"DataInfoList": "x", "RequestId": "r"}):
+        with pytest.raises(LiveApiError, match="UnreadableAnswer"):
+            listed("X", garbage, "DataInfoList")

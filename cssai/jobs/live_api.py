@@ -169,12 +169,12 @@ class LiveApi:
 
 
 def listed(action: str, answer: dict[str, Any], items: str) -> list[dict[str, Any]]:
-    """The items of a page. An answer without its list is not read as "nothing": an empty result says so with
-    an empty list or a zero count; anything else (``{"Response": {}}`` from a proxy) is an unreadable answer,
+    """The items of a page. An answer without its list is not read as "nothing" unless it is the API's own (a
+    zero count, or its RequestId); anything else (``{"Response": {}}`` from a proxy) is an unreadable answer,
     which must not make the job think CSS kept nothing and flag gaps that are not there."""
     value = answer.get(items)
     if isinstance(value, list):
         return [item for item in value if isinstance(item, dict)]
-    if value is None and 0 in (answer.get("TotalNum"), answer.get("AllCount")):
-        return []
+    if value is None and (0 in (answer.get("TotalNum"), answer.get("AllCount")) or answer.get("RequestId")):
+        return []  # an empty result, from the API itself (it names its request)
     raise LiveApiError(action, "UnreadableAnswer", f"no {items} list and no zero count in the answer")

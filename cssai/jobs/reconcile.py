@@ -78,6 +78,7 @@ class Summary:
         keep = ("job", "window", "streams", "recovered", "already", "invalid", "failed", "reconciled", "gaps",
                 "calls", "remaining")
         out = {k: v for k, v in self.__dict__.items() if v or k in keep}
+        out["api_calls"] = sum(self.calls.values())
         out["errors"] = self.errors[:10]
         if self.dry_run:
             out["would"] = self.would[:200]
