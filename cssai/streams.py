@@ -137,17 +137,28 @@ class _Seen:
 
 def _merged(sessions: dict[str, Session]) -> dict[str, Session]:
     """A made-up session (``reconcile-{start}``) whose start is within ``MERGE_SECONDS`` of a callback's
-    session is that session: its made-up end fills the callback session's missing one."""
+    session is that session: its made-up end fills the callback session's missing one. A made-up session
+    still open is ended by the first callback session after it that has a stop and no start (its push never
+    came, its stop came after the job made the start up)."""
     for sequence, made in list(sessions.items()):
         if not sequence.startswith(MADE_UP_PREFIX) or made.start is None:
             continue
         twin = next((s for q, s in sessions.items() if not q.startswith(MADE_UP_PREFIX) and s.start is not None
                      and abs(s.start - made.start) <= MERGE_SECONDS), None)
-        if twin is None:
+        if twin is not None:
+            if not twin.stopped and made.stopped:
+                twin.stopped, twin.end, twin.end_made, twin.stop_reason = True, made.end, True, "reconciled"
+            del sessions[sequence]
             continue
-        if not twin.stopped and made.stopped:
-            twin.stopped, twin.end, twin.end_made, twin.stop_reason = True, made.end, True, "reconciled"
-        del sessions[sequence]
+        if made.stopped:
+            continue
+        # a made-up start still open, and a callback session that has only its stop, after it: one session
+        ends = [s for q, s in sessions.items() if not q.startswith(MADE_UP_PREFIX) and s.start is None
+                and s.stopped and s.end is not None and s.end >= made.start]
+        if ends:
+            twin = min(ends, key=lambda s: s.end or 0)
+            twin.start, twin.start_made = made.start, True
+            del sessions[sequence]
     return sessions
 
 

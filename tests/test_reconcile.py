@@ -169,6 +169,20 @@ def test_a_late_push_callback_merges_with_the_session_made_up_for_it(sink: Path,
     assert state["ended"] == start + 300 and state["reconciled"] is True  # its end is still made up
 
 
+def test_a_stop_that_comes_after_a_made_up_start_ends_that_session(sink: Path, live: LiveServer,
+                                                                   invoke: Any) -> None:
+    start = NOW - 1500
+    live.state.sessions.append(Session("cam-s", start))  # still live at CSS: its push callback was lost
+    live.state.online.add("cam-s")
+    assert run()["reconciled"] == 1
+    assert streams_json(sink)["cam-s"]["live"] is True
+    assert invoke(stop("cam-s", "31", start + 900))["statusCode"] == 200  # the stop comes, with its sequence
+    state = streams_json(sink)["cam-s"]
+    assert (state["live"], state["sequence"], state["since"], state["ended"], state["sessions"]) == (
+        False, "31", start, start + 900, 1)
+    assert state["reconciled"] is True
+
+
 def test_a_stream_shown_live_that_css_lists_offline_gets_an_end(sink: Path, live: LiveServer, invoke: Any,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILE_LOOKBACK_SECONDS", "600")  # the pushes started before the window
