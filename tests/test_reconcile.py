@@ -404,7 +404,8 @@ def test_the_command_as_an_operator_uses_it(sink: Path, live: LiveServer, tmp_pa
     assert cli("--since", day, "--stream", "op-1").returncode == 0
     for wrong, says in ((("--since", "yesterday"), "YYYY-MM-DD"), (("--since", "2026-12-05", "--until", "2026-12-01"),
                                                                   "is not before"),
-                        (("--until", "2099-01-01"), "future"), (("--dryrun",), "--dry-run")):
+                        (("--until", "2099-01-01"), "future"), (("--dryrun",), "--dry-run"),
+                        (("--since", "2099-01-01"), "not before the window's default end")):
         bad = cli(*wrong)
         assert bad.returncode == 2 and says in bad.stderr, (wrong, bad.stderr)
 

@@ -65,6 +65,8 @@ def reconcile(args: argparse.Namespace) -> int:
         raise CommandError(f"--since {_utc(args.since)} is not before --until {_utc(args.until)}", USAGE)
     if args.until is not None and args.until > time.time():
         raise CommandError(f"--until {_utc(args.until)} is in the future (CSS's records end now)", USAGE)
+    if args.since is not None and args.until is None and args.since >= time.time() - 60:
+        raise CommandError(f"--since {_utc(args.since)} is not before the window's default end, a minute ago", USAGE)
     current = runtime.current()
     if not credentials.current().secret_id or not credentials.current().secret_key:
         raise CommandError("reconcile reads CSS's own records through the live API: set TENCENTCLOUD_SECRETID and "
