@@ -436,7 +436,8 @@ print(json.dumps({"answers": answers, "loaded": sorted(m for m in sys.modules if
 
 def test_a_timer_shaped_http_body_is_still_a_callback(invoke: Any) -> None:
     answer = invoke({"Type": "Timer", "TriggerName": "jobs", "Message": "reconcile"}, sign=False)
-    assert answer["statusCode"] == 401 and "t" in answer_body(answer)["message"]
+    assert answer["statusCode"] == 401 and "sign" in answer_body(answer)["message"]
+    assert "reconcile" not in answer_body(answer)  # no job ran: it is a refused callback
 
 
 def test_a_realistic_day_is_corrected_within_the_api_limits(sink: Path, live: LiveServer, invoke: Any) -> None:
