@@ -1,7 +1,8 @@
 """The ``reconcile`` job: what CSS kept but never delivered, and the stream state its callbacks left wrong.
 
 Run by the timer (at most once per ``RECONCILE_EVERY_SECONDS``; sooner when the last run left work for the
-next) and by ``python index.py reconcile``, the same code. Over the window ``[now - RECONCILE_LOOKBACK_SECONDS,
+next; in a process of its own, cssai/jobs/isolated.py, as ``python -m cssai.jobs.reconcile``) and by
+``python index.py reconcile``, the same code. Over the window ``[now - RECONCILE_LOOKBACK_SECONDS,
 now - 60 s]`` (or the one given):
 
 1. **Streams to check**: every stream CSS reports a session for in the window (DescribeLiveStreamEventList),
