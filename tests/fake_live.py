@@ -148,6 +148,8 @@ def _session(s: Session) -> dict[str, Any]:
 def _callback_records(server: LiveServer, params: dict[str, Any], now: float) -> dict[str, Any]:
     if not params.get("StreamName"):
         raise RefusedError("MissingParameter", "StreamName is required")
+    if params["StreamName"] in server.refuse_streams:
+        raise RefusedError("InvalidParameterValue.StreamName", "refused by the test")
     start, end = _window(params, now, DAY, 14 * DAY)
     found = [{"EventTime": utc(r.event_time), "EventType": r.event_type, "Request": r.request,
               "Response": r.response, "ResponseTime": utc(r.event_time + 1), "ResultCode": r.result_code,
@@ -193,6 +195,7 @@ class LiveServer(FaultyServer):
         self.calls: list[tuple[float, str, dict[str, Any]]] = []
         self.throttle: dict[str, int] = defaultdict(int)  # action -> the next n calls are refused as throttled
         self.refused: list[str] = []
+        self.refuse_streams: set[str] = set()  # DescribeCallbackRecordsList refuses these names
         self._calls_lock = threading.Lock()
 
     def count(self, action: str, params: dict[str, Any]) -> None:

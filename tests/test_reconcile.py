@@ -359,6 +359,35 @@ def test_an_api_answering_garbage_stops_the_run_cleanly_and_the_next_run_finishe
     assert not second.get("stopped") and second["recovered"] == {"1": 1}
 
 
+def test_a_stream_the_api_refuses_is_skipped_and_a_failing_online_list_does_not_stop_recovery(
+        sink: Path, live: LiveServer) -> None:
+    at = NOW - 1500
+    for name in ("r-1", "r-2", "r-3"):
+        live.state.sessions.append(Session(name, at, at + 60))
+        live.state.records += [kept(push(name, "1", at), -1), kept(stop(name, "1", at + 60), -1)]
+    live.refuse_streams.add("r-2")  # a name the API refuses will be refused on every run: never a stuck cursor
+    live.inject("POST", "DescribeLiveStreamOnlineList", "500")
+    summary = run()
+    assert summary["recovered"] == {"1": 2, "0": 2} and summary["streams"] == 2 and not summary.get("stopped")
+    assert any("r-2" in e and "InvalidParameterValue" in e for e in summary["errors"])
+    assert any("online list" in e for e in summary["errors"])
+
+
+def test_a_relative_sink_folder_means_the_same_folder_to_the_timers_child(tmp_path: Path, live: LiveServer,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    at = NOW - 1500
+    live.state.sessions.append(Session("rel-1", at, at + 60))
+    live.state.records.append(kept(push("rel-1", "1", at), -1))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("LOCAL_SINK_DIR", "relative-out")
+    runtime.reset()
+    event = {"Type": "Timer", "TriggerName": "jobs", "Time": "2026-12-05T00:00:00Z", "Message": "reconcile"}
+    assert timer.handle(event, None)["reconcile"]["recovered"] == {"1": 1}
+    assert [p for p in (work / "relative-out" / "cos" / "events").rglob("*.json")]
+
+
 def test_recovered_events_reach_cos_and_cls_and_are_forwarded(cloud: Any, live: LiveServer) -> None:
     from tests.fake_downstream import Downstream
 

@@ -30,9 +30,11 @@ def reconcile(deadline: float) -> dict[str, Any]:
     if budget < 3:
         return {"job": "reconcile", "skipped": "too little time left in this invocation"}
     command = [sys.executable, "-m", "cssai.jobs.reconcile", "--timer", "--seconds", f"{budget:.1f}"]
+    # the parent's working directory (a relative LOCAL_SINK_DIR means the same folder), the code on the path
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     try:
-        done = subprocess.run(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE,  # noqa: S603
-                              stderr=None, timeout=budget + EXIT_MARGIN_SECONDS, check=False)  # argv is ours
+        done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=None,  # noqa: S603 (argv is ours)
+                              timeout=budget + EXIT_MARGIN_SECONDS, check=False)
     except subprocess.TimeoutExpired:
         return {"job": "reconcile", "error": f"the reconcile process ran past its {budget:.0f} s and was stopped"}
     except OSError as exc:

@@ -54,13 +54,21 @@ BACKOFF_SECONDS = (1.0, 2.0, 4.0)  # after RequestLimitExceeded; then the run st
 REQUEST_TIMEOUT_SECONDS = 10
 
 
+REFUSALS = ("InvalidParameter", "MissingParameter", "UnknownParameter", "ResourceNotFound", "UnsupportedOperation")
+
+
 class LiveApiError(Exception):
-    """A live API call failed; ``final``: retrying in this run will not help (the rest waits for the next)."""
+    """A live API call failed. ``refusal``: the API refused this request as such (a parameter it will refuse
+    again), as against the service or the way to it failing, which a later run may not meet."""
 
     def __init__(self, action: str, code: str, message: str) -> None:
         super().__init__(f"{action}: {code}: {message[:300]}")
         self.action = action
         self.code = code
+
+    @property
+    def refusal(self) -> bool:
+        return self.code.startswith(REFUSALS)
 
 
 class OutOfCallsError(Exception):

@@ -149,10 +149,17 @@ class Run:
             if clipped is not None:
                 summary.clipped.append(f"sessions from {utc(clipped)} (DescribeLiveStreamEventList keeps 60 days)")
             live = self._live(only)
-            online = self._online(state, now) if window.end >= now - 2 * SETTLE_SECONDS else None
         except (LiveApiError, OutOfCallsError, SinkError) as exc:
             summary.stopped = f"before any stream: {exc}"
             return MORE if isinstance(exc, OutOfCallsError) else FAILED
+        try:
+            online = self._online(state, now) if window.end >= now - 2 * SETTLE_SECONDS else None
+        except LiveApiError as exc:  # recovery and the session list do not need it: go on without
+            summary.errors.append(f"no end made up from the online list this run: {exc}")
+            online = None
+        except OutOfCallsError as exc:
+            summary.stopped = f"before any stream: {exc}"
+            return MORE
         by_stream: dict[str, list[CssSession]] = {}
         for session in sessions:
             by_stream.setdefault(session.stream, []).append(session)
@@ -163,11 +170,18 @@ class Run:
                 if self.lease is not None:
                     self.lease.check()
                 self._stream(name, by_stream.get(name, []), name in live, online, now)
-            except (LiveApiError, OutOfCallsError, SinkError, executor.LeaseLostError) as exc:
+            except LiveApiError as exc:
+                if not exc.refusal:  # the service or the way to it: the next run tries this stream again
+                    summary.stopped = f"at stream {name!r}: {exc}"
+                    summary.remaining = len(todo) - position
+                    return FAILED
+                summary.errors.append(f"stream {name!r} skipped: {exc}")  # asking again would be refused again
+            except (OutOfCallsError, SinkError, executor.LeaseLostError) as exc:
                 summary.stopped = f"at stream {name!r}: {exc}"
                 summary.remaining = len(todo) - position
                 return MORE if isinstance(exc, (OutOfCallsError, executor.LeaseLostError)) else FAILED
-            summary.streams += 1
+            else:
+                summary.streams += 1
             window.after = name
         return DONE
 
