@@ -43,3 +43,18 @@ def test_the_share_table_runs_in_a_quota_or_says_it_cannot() -> None:
         assert "| warm, fresh event |" in run.stdout
     else:
         assert run.returncode == 1 and "no 0.2-core quota can be set here" in run.stderr and "|" not in run.stdout
+
+
+def test_the_reconcile_table_runs_in_a_quota_or_says_it_cannot() -> None:
+    """bench.reconcile: the timer's ticks with the live API in another process; figures only from a quota."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-m", "bench.reconcile", "--runs", "1", "--streams", "3", "--rtt", "1",
+                          "--pace", "8"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    if run.returncode == 0:
+        assert "| not due |" in run.stdout and "| steady run |" in run.stdout and "recovered 6" in run.stdout
+    else:
+        assert run.returncode == 1 and "no 0.2-core quota can be set here" in run.stderr and "|" not in run.stdout
