@@ -86,6 +86,8 @@ def store(body: dict[str, Any], raw: bytes, runtime: Runtime, answer_by: float, 
         fields["invalid_unicode"] = "lone surrogates replaced by U+FFFD in derived objects and records"
         body = text.clean_tree(body)
     plan, status, reason = route(body, event_id, raw, runtime)
+    if len(raw) > LARGE_BODY_BYTES:  # validation's garbage goes before the writes, not at a collector's whim
+        gc.collect()
     if recovered:
         plan.common["recovered"] = "true"
     forwards = _forwards(plan, status, body, event_id, settings) if settings.forward_targets else []
