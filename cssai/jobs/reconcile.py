@@ -190,10 +190,12 @@ class Run:
         for the stream's own name (its folder is the sanitised id)."""
         prefix = f"streams/{keys.segment(only)}/" if only is not None else "streams/"
         by_folder: dict[str, list[str]] = {}
+        named = []
         for key in self.objects.list(prefix):
-            if _named(key) is not None:
+            doc = _named(key)
+            if doc is not None:
                 by_folder.setdefault(key.split("/")[1], []).append(key)
-        named = [doc for found in by_folder.values() for doc in (_named(k) for k in found) if doc is not None]
+                named.append(doc)
         found: set[str] = set()
         for state in streams.states(named):
             if not state.live:
